@@ -1,0 +1,142 @@
+"""The interfaces that component implementations follow.
+
+Images cross these interfaces as NumPy arrays: RGB, ``float32``, shape ``(H, W, 3)``, values
+in [0, 1]. Implementations convert to whatever their network expects (channel order,
+range) and back. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .specs import DatasetSpec, MetricSpec, UpscalerSpec
+
+Progress = Callable[[int, int, str], None]
+"""``progress(done, total, what)``: an implementation's report of an inner loop."""
+
+
+def _no_progress(done: int, total: int, what: str) -> None:
+    return None
+
+
+class InputRefused(ValueError):
+    """A component cannot process this input (too small, wrong kind); the message says why."""
+
+
+@dataclass
+class Context:
+    """What the engine hands every implementation when it is created."""
+
+    device: str = "cpu"
+    precision: str = "fp32"
+    seed: int = 0
+    weights: dict[str, Path] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    workdir: Path | None = None
+    progress: Progress = _no_progress
+
+
+@dataclass
+class UpscaleResult:
+    """An SR image and optional side outputs (e.g. ``{"kernel": 2-D array}``) and facts."""
+
+    image: np.ndarray
+    side_outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Upscaler(ABC):
+    """A single-image upscaler at one of its native scales."""
+
+    def __init__(self, spec: UpscalerSpec, scale: int, context: Context) -> None:
+        self.spec = spec
+        self.scale = scale
+        self.context = context
+
+    @abstractmethod
+    def upscale(self, image: np.ndarray) -> UpscaleResult:
+        """Return the image ``scale`` times larger in both sides."""
+
+    def close(self) -> None:
+        """Release memory (GPU) held by the implementation."""
+
+
+class GenerativeUpscaler(ABC):
+    """A few-shot generator: fitted on a whole dataset, then generates images at a size."""
+
+    def __init__(self, spec: UpscalerSpec, context: Context) -> None:
+        self.spec = spec
+        self.context = context
+
+    @abstractmethod
+    def fit(self, images: Sequence[np.ndarray], size: int, checkpoint: Path) -> None:
+        """Train on ``images`` brought to ``size``² and save the fitted state at ``checkpoint``.
+
+        When ``checkpoint`` exists from an interrupted fit, resume from it.
+        """
+
+    @abstractmethod
+    def load(self, checkpoint: Path) -> None:
+        """Load a fitted state written by :meth:`fit`."""
+
+    @abstractmethod
+    def generate(self, seed: int, size: int) -> UpscaleResult:
+        """Generate one image of ``size``² from ``seed``."""
+
+    def close(self) -> None:
+        """Release memory (GPU) held by the implementation."""
+
+
+class Metric(ABC):
+    """A quality metric over batches of images."""
+
+    def __init__(self, spec: MetricSpec, context: Context) -> None:
+        self.spec = spec
+        self.context = context
+
+    @abstractmethod
+    def score(
+        self, images: Sequence[np.ndarray], references: Sequence[np.ndarray] | None = None
+    ) -> list[float]:
+        """One score per image; raise :class:`InputRefused` for an input it cannot score."""
+
+    def close(self) -> None:
+        """Release memory held by the implementation."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One LR image of a dataset, with its HR ground truth when there is one.
+
+    ``image_id`` is stable across runs (the relative path without extension).
+    """
+
+    image_id: str
+    dataset: str
+    domain: str
+    lr: Callable[[], np.ndarray]
+    hr: Callable[[], np.ndarray] | None = None
+    source: str = ""
+
+
+class Dataset(ABC):
+    """A source of LR images, possibly spanning several named datasets and domains."""
+
+    def __init__(self, spec: DatasetSpec, argument: str | None = None) -> None:
+        self.spec = spec
+        self.argument = argument
+
+    @abstractmethod
+    def items(self) -> Iterator[Item]:
+        """Yield the images in a stable order."""
+
+    def describe(self) -> dict[str, Any]:
+        """Facts recorded in the run's configuration (e.g. the degradation used)."""
+        return {"source": self.spec.name, "argument": self.argument}

@@ -1,0 +1,231 @@
+"""Static descriptions of components: what a plugin registers, readable without importing torch.
+
+A spec carries everything the core needs to plan, list and check a component; its
+``factory`` names the implementation (``"package.module:Class"``), imported only when the
+component is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+UpscalerMode = Literal["single-image", "generative"]
+MetricKind = Literal["no-reference", "full-reference"]
+Tiling = Literal["supported", "discouraged", "internal", "unsupported"]
+Precision = Literal["fp32", "fp16", "bf16"]
+SourceKind = Literal["https", "huggingface", "manual"]
+
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.:")
+
+
+class SpecError(ValueError):
+    """A spec is not valid; the message says which field and why."""
+
+
+def load_factory(factory: str) -> Any:
+    """Import ``"package.module:attr"`` and return the attribute."""
+    module_name, _, attr = factory.partition(":")
+    if not module_name or not attr:
+        raise SpecError(f"factory {factory!r} must look like 'package.module:Name'")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _check_name(name: str) -> None:
+    if not name or not set(name) <= NAME_CHARS or name[0] in "-_.:":
+        raise SpecError(
+            f"name {name!r}: use lower-case letters, digits and '-', '_', '.', ':' only"
+        )
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a weight file can be had.
+
+    ``https``: ``url`` is downloaded directly. ``huggingface``: ``repo`` and ``filename`` on
+    the Hugging Face Hub (``revision`` optional). ``manual``: a host that needs a browser
+    (Google Drive, Baidu); ``url`` is the page and ``instructions`` says what to download.
+    """
+
+    kind: SourceKind
+    url: str = ""
+    repo: str = ""
+    filename: str = ""
+    revision: str = "main"
+    instructions: str = ""
+
+    def describe(self) -> str:
+        if self.kind == "huggingface":
+            return f"huggingface:{self.repo}/{self.filename}@{self.revision}"
+        if self.kind == "manual":
+            return f"manual download from {self.url}" + (
+                f" ({self.instructions})" if self.instructions else ""
+            )
+        return self.url
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One file of a weight set; ``sha256`` is None when the upstream publishes none."""
+
+    filename: str
+    sources: tuple[Source, ...]
+    sha256: str | None = None
+    size: int | None = None
+
+    def __post_init__(self) -> None:
+        if "/" in self.filename or "\\" in self.filename or self.filename in ("", ".", ".."):
+            raise SpecError(f"weight file name {self.filename!r} must be a plain file name")
+
+
+@dataclass(frozen=True)
+class WeightSet:
+    """The files one component needs, under a name unique among all plugins.
+
+    ``validator`` optionally names a callable (``"module:func"``) that checks a candidate
+    file against the architecture: ``validator(filename, path) -> list[str]`` of problems.
+    """
+
+    name: str
+    files: tuple[WeightFile, ...]
+    licence: str = "unknown"
+    description: str = ""
+    validator: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if not self.files:
+            raise SpecError(f"weight set {self.name!r} lists no files")
+
+
+@dataclass(frozen=True)
+class SizeRequirements:
+    """Input sizes an upscaler accepts; the engine pads (reflect) to satisfy them."""
+
+    minimum: int = 1
+    multiple_of: int = 1
+    square: bool = False
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one running instance needs (used by distributed executors)."""
+
+    gpus: float = 0.0
+    memory_gb: float = 1.0
+    needs_gpu: bool = False
+
+
+@dataclass(frozen=True)
+class UpscalerSpec:
+    """An upscaler: single-image (LR in, SR out) or generative (fit on a dataset, generate).
+
+    ``scales`` are the native scales; ``None`` means any integer scale in one pass. The
+    engine chains native scales to reach the requested scale. ``input_range`` is the value
+    range the network expects (the core always hands implementations RGB float32 in
+    [0, 1] and the implementation converts).
+    """
+
+    name: str
+    factory: str
+    mode: UpscalerMode = "single-image"
+    scales: tuple[int, ...] | None = None
+    description: str = ""
+    input_range: tuple[float, float] = (0.0, 1.0)
+    channels: int = 3
+    size: SizeRequirements = field(default_factory=SizeRequirements)
+    fp16: bool = False
+    bf16: bool = False
+    tiling: Tiling = "supported"
+    weights: WeightSet | None = None
+    licence: str = "unknown"
+    url: str = ""
+    resources: Resources = field(default_factory=Resources)
+    options: dict[str, Any] = field(default_factory=dict)
+    side_outputs: tuple[str, ...] = ()
+    version: str = "0"
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if self.mode not in ("single-image", "generative"):
+            raise SpecError(f"upscaler {self.name!r}: mode {self.mode!r} is not a mode")
+        if self.scales is not None and (
+            not self.scales or any(not isinstance(s, int) or s < 2 for s in self.scales)
+        ):
+            raise SpecError(f"upscaler {self.name!r}: scales must be integers >= 2")
+        if ":" not in self.factory:
+            raise SpecError(f"upscaler {self.name!r}: factory must be 'module:Name'")
+        if self.tiling not in ("supported", "discouraged", "internal", "unsupported"):
+            raise SpecError(f"upscaler {self.name!r}: tiling {self.tiling!r} is not valid")
+
+    @property
+    def precisions(self) -> tuple[Precision, ...]:
+        return ("fp32",) + (("fp16",) if self.fp16 else ()) + (("bf16",) if self.bf16 else ())
+
+    def load(self) -> Any:
+        return load_factory(self.factory)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A quality metric. ``min_size`` is the smallest side (pixels) it accepts.
+
+    ``protocol`` says in words how images are prepared before scoring (e.g. the study's
+    resize to 224² for MANIQA). ``requires`` lists import names the metric needs beyond the
+    core (e.g. ``("torch", "pyiqa")``); a missing one makes the metric unavailable with the
+    extra to install in ``install_hint``.
+    """
+
+    name: str
+    factory: str
+    kind: MetricKind = "no-reference"
+    higher_is_better: bool = True
+    min_size: int = 1
+    protocol: str = ""
+    description: str = ""
+    weights: WeightSet | None = None
+    requires: tuple[str, ...] = ()
+    install_hint: str = ""
+    batch_size: int = 8
+    licence: str = "unknown"
+    options: dict[str, Any] = field(default_factory=dict)
+    version: str = "0"
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if self.kind not in ("no-reference", "full-reference"):
+            raise SpecError(f"metric {self.name!r}: kind {self.kind!r} is not valid")
+        if ":" not in self.factory:
+            raise SpecError(f"metric {self.name!r}: factory must be 'module:Name'")
+
+    @property
+    def direction(self) -> str:
+        return "higher" if self.higher_is_better else "lower"
+
+    def load(self) -> Any:
+        return load_factory(self.factory)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset source. ``factory`` builds it from an optional argument (``NAME:ARG``)."""
+
+    name: str
+    factory: str
+    description: str = ""
+    takes_argument: bool = False
+    has_hr: bool = False
+    licence: str = "unknown"
+    version: str = "0"
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if ":" not in self.factory:
+            raise SpecError(f"dataset {self.name!r}: factory must be 'module:Name'")
+
+    def load(self) -> Any:
+        return load_factory(self.factory)
