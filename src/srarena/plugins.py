@@ -5,8 +5,10 @@ through the same hooks as installed distributions, which are found through the
 ``srarena`` entry-point group. A plugin that fails to import, needs another core API, or
 registers a name already taken is recorded with its reason and skipped; it never stops
 the others. ``SRARENA_PLUGINS`` (comma-separated distribution names) limits which
-distributions load; set to empty, only the built-ins load. ``SRARENA_PLUGINS_RAISE=1``
-re-raises plugin errors for debugging.
+distributions load; set to empty, only the built-ins load. ``SRARENA_PLUGIN_MODULES``
+(comma-separated importable module names) loads plugin modules that are not installed as
+distributions, for developing a plugin in place. ``SRARENA_PLUGINS_RAISE=1`` re-raises
+plugin errors for debugging.
 """
 
 from __future__ import annotations
@@ -153,6 +155,18 @@ def _candidate_modules() -> list[tuple[PluginInfo, Any]]:
             info.error = f"{type(exc).__name__}: {exc}"
             info.detail = traceback.format_exc()
             module = None
+        found.append((info, module))
+    for module_name in filter(None, os.environ.get("SRARENA_PLUGIN_MODULES", "").split(",")):
+        info = PluginInfo(name=module_name, distribution="(module)", version="0",
+                          module=module_name.strip())
+        try:
+            module = importlib.import_module(module_name.strip())
+            info.api = _check_api(module)
+        except Exception as exc:  # noqa: BLE001
+            if _raise_errors():
+                raise
+            info.error, info.detail, module = f"{type(exc).__name__}: {exc}", \
+                traceback.format_exc(), None
         found.append((info, module))
     return found
 

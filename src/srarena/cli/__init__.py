@@ -32,6 +32,11 @@ def _root(
 
 COMMAND_MODULES = (
     "plugins_cmd",
+    "bench",
+    "upscale",
+    "score",
+    "export",
+    "weights",
 )
 
 

@@ -33,8 +33,8 @@ def plugin_rows() -> list[dict]:
                 missing = _missing_requirements(getattr(spec, "requires", ()))
                 if missing:
                     status = "needs extra"
-                    notes.append(f"{name}: missing {', '.join(missing)}: "
-                                 f"{getattr(spec, 'install_hint', '') or 'pip install ' + missing[0]}")
+                    hint = getattr(spec, "install_hint", "") or f"pip install {missing[0]}"
+                    notes.append(f"{name}: missing {', '.join(missing)}: {hint}")
         rows.append(
             {
                 "plugin": info.name,

@@ -1,0 +1,5 @@
+"""``python -m srarena`` runs the command line."""
+
+from .cli import main
+
+main()

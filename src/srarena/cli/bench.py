@@ -1,0 +1,121 @@
+"""``srarena bench``: run upscalers on datasets at a scale and score every output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+EXIT_CODES = """Exit status: 0 when everything that could run succeeded (skipped upscalers and
+metrics are listed, not failures); 1 when an item failed (an image, an output, a score or a
+whole cell; each is listed with its reason); 2 for a usage error; 130 when interrupted
+(rerun the same command to resume)."""
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("bench", epilog=EXIT_CODES)
+    def bench(
+        all_upscalers: bool = typer.Option(False, "--all", help="Every installed upscaler."),
+        upscaler: list[str] = typer.Option([], "-u", "--upscaler", help="Upscaler (repeat)."),
+        dataset: list[str] = typer.Option(
+            [], "-d", "--dataset",
+            help="'samples', NAME:ARG (e.g. folder:PATH, study:ROOT) or a folder (repeat).",
+        ),
+        metric: list[str] = typer.Option([], "-m", "--metric", help="Metric (repeat)."),
+        scale: int = typer.Option(8, "--scale", min=1, help="Upscaling factor."),
+        device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+        precision: str = typer.Option("fp32", "--precision", help="fp32, fp16 or bf16."),
+        tile: int | None = typer.Option(None, "--tile", help="Tile size in LR pixels."),
+        seed: int = typer.Option(0, "--seed", help="Seed handed to every upscaler."),
+        weights: Path | None = typer.Option(
+            None, "--weights", help="Weight file or folder to use (one upscaler only)."
+        ),
+        generate: int | None = typer.Option(
+            None, "--generate", help="Images per dataset for generative upscalers."
+        ),
+        option: list[str] = typer.Option(
+            [], "-o", "--option", help="Upscaler option UPSCALER.KEY=VALUE (repeat)."
+        ),
+        out: Path | None = typer.Option(
+            None, "--out", help="Run folder (default: runs/<derived from the options>)."
+        ),
+    ) -> None:
+        """Run upscalers on datasets, write SR images and every score into a run folder.
+
+        Rerunning the same command resumes: finished outputs and scores are reused.
+        """
+        code = run_bench(
+            all_upscalers=all_upscalers, upscalers=upscaler, datasets=dataset, metrics=metric,
+            scale=scale, device=device, precision=precision, tile=tile, seed=seed,
+            weights=weights, generate=generate, options=option, out=out,
+        )
+        raise typer.Exit(code)
+
+
+def parse_options(pairs: list[str]) -> dict[str, dict[str, object]]:
+    """``dan-v1.setting=2`` -> ``{"dan-v1": {"setting": 2}}`` (values parsed as JSON if valid)."""
+    import json
+
+    options: dict[str, dict[str, object]] = {}
+    for pair in pairs:
+        target, sep, value = pair.partition("=")
+        name, dot, key = target.partition(".")
+        if not sep or not dot or not name or not key:
+            raise typer.BadParameter(f"{pair!r} is not UPSCALER.KEY=VALUE")
+        try:
+            parsed: object = json.loads(value)
+        except ValueError:
+            parsed = value
+        options.setdefault(name, {})[key] = parsed
+    return options
+
+
+def run_bench(
+    *, all_upscalers: bool, upscalers: list[str], datasets: list[str], metrics: list[str],
+    scale: int, device: str, precision: str, tile: int | None, seed: int,
+    weights: Path | None, generate: int | None, options: list[str], out: Path | None,
+) -> int:
+    """Build the configuration, run it with rich progress, print the closing summary."""
+    from rich.console import Console
+
+    from ..console import RichReporter, print_summary
+    from ..engine.config import DEFAULT_METRICS, BenchConfig
+    from ..engine.runner import Bench
+    from ..plugins import UnknownComponent, get_registry
+    from ..store import content_key
+
+    console = Console()
+    registry = get_registry()
+    try:
+        names = upscalers if upscalers and not all_upscalers else sorted(registry.upscalers)
+        for name in names:
+            registry.upscaler(name)
+        if metrics:
+            for name in metrics:
+                registry.metric(name)
+        else:
+            metrics = [m for m in DEFAULT_METRICS if m in registry.metrics]
+    except UnknownComponent as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    if weights is not None and len(names) != 1:
+        console.print("[red]error:[/] --weights applies to one upscaler: name it with -u")
+        return 2
+    config = BenchConfig(
+        upscalers=names, datasets=datasets or ["samples"], metrics=metrics, scale=scale,
+        device=device, precision=precision, tile=tile, seed=seed, weights=weights,
+        generate=generate, options=parse_options(options),
+    )
+    if out is None:
+        identity = config.to_json()
+        out = Path("runs") / f"bench-x{scale}-{content_key(identity)[:10]}"
+    console.print(f"run folder: [bold]{out}[/]")
+    with RichReporter(console) as reporter:
+        bench = Bench(registry, config, out, reporter)
+        try:
+            summary = bench.run()
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]: rerun the same command to resume")
+            return 130
+    print_summary(console, out, summary)
+    return summary.exit_code

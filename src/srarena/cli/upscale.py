@@ -1,0 +1,74 @@
+"""``srarena upscale``: super-resolve image files with one upscaler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("upscale")
+    def upscale(
+        paths: list[Path] = typer.Argument(..., help="INPUT... OUTPUT (a file or a folder)."),
+        upscaler: str = typer.Option(..., "-u", "--upscaler", help="Upscaler name."),
+        scale: int = typer.Option(8, "--scale", min=1),
+        weights: Path | None = typer.Option(None, "--weights", help="Weight file or folder."),
+        device: str = typer.Option("auto", "--device"),
+        precision: str = typer.Option("fp32", "--precision"),
+        tile: int | None = typer.Option(None, "--tile", help="Tile size in LR pixels."),
+        seed: int = typer.Option(0, "--seed"),
+    ) -> None:
+        """Upscale INPUT images into OUTPUT (a PNG file for one input, else a folder)."""
+        if len(paths) < 2:
+            raise typer.BadParameter("give at least one INPUT and an OUTPUT")
+        raise typer.Exit(
+            _upscale(paths[:-1], paths[-1], upscaler, scale, weights, device, precision, tile,
+                     seed)
+        )
+
+
+def _upscale(inputs: list[Path], output: Path, name: str, scale: int, weights: Path | None,
+             device: str, precision: str, tile: int | None, seed: int) -> int:
+    from rich.console import Console
+
+    from .. import weights as weights_service
+    from ..components import Context
+    from ..engine.chain import plan_chain
+    from ..engine.environment import resolve_device
+    from ..engine.single import run_chain
+    from ..imageio import load_image, save_png
+    from ..plugins import get_registry
+
+    console = Console()
+    spec = get_registry().upscaler(name)
+    if spec.mode != "single-image":
+        console.print(f"[red]error:[/] {name} is generative: it has no input image to upscale; "
+                      "use `srarena bench` to fit it on a dataset and generate")
+        return 2
+    single_file = len(inputs) == 1 and output.suffix.lower() in IMAGE_SUFFIXES
+    try:
+        paths = weights_service.resolve(spec.weights, weights) if spec.weights else {}
+    except weights_service.WeightsMissing as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 1
+    context = Context(device=resolve_device(device), precision=precision, seed=seed,
+                      weights=paths, options=dict(spec.options))
+    chain = plan_chain(spec.scales, scale)
+    instances = {step: spec.load()(spec, step, context) for step in set(chain.steps)}
+    failed = 0
+    for source in inputs:
+        target = output if single_file else output / f"{source.stem}_{chain.label()}.png"
+        try:
+            result = run_chain(instances, chain, load_image(source), tile)
+        except Exception as exc:  # noqa: BLE001 - report and go on with the next image
+            console.print(f"[red]failed[/] {source}: {type(exc).__name__}: {exc}")
+            failed += 1
+            continue
+        save_png(target, result.image)
+        console.print(f"{source} → {target} ({chain.label()})")
+    for instance in instances.values():
+        instance.close()
+    return 1 if failed else 0

@@ -1,0 +1,116 @@
+"""Rich rendering for the terminal: progress of a run and its closing summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from .engine.reporter import Reporter
+
+if TYPE_CHECKING:
+    from .engine.runner import Summary
+
+
+class RichReporter(Reporter):
+    """Progress bars: the current cell's images (with ETA) and an implementation's inner loop."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self.cell: TaskID | None = None
+        self.inner_task: TaskID | None = None
+
+    def __enter__(self) -> RichReporter:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def cell_started(self, label: str, total: int) -> None:
+        self.cell = self.progress.add_task(label, total=total)
+
+    def item_done(self, label: str) -> None:
+        if self.cell is not None:
+            self.progress.advance(self.cell)
+        if self.inner_task is not None:
+            self.progress.remove_task(self.inner_task)
+            self.inner_task = None
+
+    def inner(self, done: int, total: int, what: str) -> None:
+        if self.inner_task is None:
+            self.inner_task = self.progress.add_task(f"  {what}", total=total)
+        self.progress.update(self.inner_task, completed=done, total=total,
+                             description=f"  {what}")
+
+    def cell_finished(self, label: str) -> None:
+        self.cell = None
+
+    def note(self, text: str) -> None:
+        self.progress.console.print(text)
+
+
+def leaderboard_table(frame: Any, directions: dict[str, bool], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("upscaler")
+    metrics = [c for c in frame.columns if c != "images"]
+    for metric in metrics:
+        arrow = "↑" if directions.get(metric, True) else "↓"
+        table.add_column(f"{metric} {arrow}", justify="right")
+    table.add_column("images", justify="right")
+    for name, row in frame.iterrows():
+        cells = ["" if row[m] != row[m] else f"{row[m]:.4f}" for m in metrics]
+        table.add_row(str(name), *cells, str(int(row["images"])))
+    return table
+
+
+def print_summary(console: Console, folder: Path, summary: Summary) -> None:
+    """Leaderboard, skipped components with their fixes, and failures with reasons."""
+    from .leaderboard import leaderboard
+    from .store import Run
+
+    run = Run.open(folder)
+    frame = leaderboard(run)
+    if not frame.empty:
+        console.print(leaderboard_table(frame, run.metric_directions(),
+                                        "Leaderboard (mean over all images)"))
+    console.print(f"computed {summary.computed} outputs, reused {summary.reused}, "
+                  f"{summary.scores} new scores")
+    if summary.skipped:
+        table = Table(title="Skipped", title_style="yellow")
+        for column in ("kind", "name", "reason", "fix"):
+            table.add_column(column)
+        for row in summary.skipped:
+            table.add_row(row["kind"], row["name"], row["reason"], row["fix"])
+        console.print(table)
+    if summary.failures:
+        table = Table(title=f"Failed items ({len(summary.failures)})", title_style="red")
+        for column in ("kind", "upscaler", "dataset", "image", "metric", "reason"):
+            table.add_column(column)
+        for row in summary.failures[:50]:
+            table.add_row(row["kind"], row["upscaler"], row["dataset"], row["image_id"],
+                          row["metric"], row["reason"] or "")
+        if len(summary.failures) > 50:
+            table.caption = f"… {len(summary.failures) - 50} more: see `srarena export {folder}`"
+        console.print(table)
+    console.print(f"results: {folder}")

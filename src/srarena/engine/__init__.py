@@ -1,0 +1,1 @@
+"""Planning and running benchmark cells: chains, tiling, execution, resume."""

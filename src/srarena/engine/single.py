@@ -1,0 +1,109 @@
+"""Running a single-image upscaler's chain on one LR image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..components import Upscaler, UpscaleResult
+from ..specs import SizeRequirements
+from ..upscalers.classical import resize
+from .chain import Chain
+from .tiling import upscale_with_backoff
+
+
+class OutputError(RuntimeError):
+    """An upscaler returned something that is not a valid SR image."""
+
+
+@dataclass
+class ChainResult:
+    image: np.ndarray
+    side_outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    tiles: list[int | None] = field(default_factory=list)
+
+
+def pad_to_requirements(image: np.ndarray, size: SizeRequirements) -> np.ndarray:
+    """Reflect-pad (bottom/right) so the image meets an upscaler's size requirements."""
+    height, width = image.shape[:2]
+    target_h, target_w = max(height, size.minimum), max(width, size.minimum)
+    if size.square:
+        target_h = target_w = max(target_h, target_w)
+    multiple = size.multiple_of
+    target_h, target_w = -(-target_h // multiple) * multiple, -(-target_w // multiple) * multiple
+    if (target_h, target_w) == (height, width):
+        return image
+    mode = "reflect" if min(height, width) > 1 and target_h < 2 * height and target_w < 2 * width \
+        else "edge"
+    return np.pad(image, ((0, target_h - height), (0, target_w - width), (0, 0)), mode=mode)
+
+
+def check_output(result: Any, expected: tuple[int, int], name: str) -> UpscaleResult:
+    if not isinstance(result, UpscaleResult):
+        result = UpscaleResult(np.asarray(result))
+    image = np.asarray(result.image, dtype=np.float32)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise OutputError(f"{name} returned an array of shape {image.shape}, expected (H, W, 3)")
+    if image.shape[:2] != expected:
+        raise OutputError(f"{name} returned {image.shape[1]}x{image.shape[0]}, "
+                          f"expected {expected[1]}x{expected[0]}")
+    if not np.isfinite(image).all():
+        raise OutputError(f"{name} returned NaN or infinite values")
+    result.image = np.clip(image, 0.0, 1.0)
+    return result
+
+
+def _step_function(
+    upscaler: Upscaler, step: int, sink: dict[str, UpscaleResult]
+) -> Any:
+    """Upscale one array (whole image or tile) and keep the full result in ``sink``."""
+
+    def one(patch: np.ndarray) -> np.ndarray:
+        expected = (patch.shape[0] * step, patch.shape[1] * step)
+        result = check_output(upscaler.upscale(patch), expected, upscaler.spec.name)
+        sink["result"] = result
+        return result.image
+
+    return one
+
+
+def run_chain(
+    instances: dict[int, Upscaler],
+    chain: Chain,
+    image: np.ndarray,
+    tile: int | None,
+    overlap: int = 16,
+    on_backoff: Any = None,
+) -> ChainResult:
+    """Pass ``image`` through each step of ``chain``; resize to the target if needed."""
+    current = image
+    out = ChainResult(image)
+    for index, step in enumerate(chain.steps):
+        upscaler = instances[step]
+        spec = upscaler.spec
+        height, width = current.shape[:2]
+        padded = pad_to_requirements(current, spec.size)
+        last: dict[str, UpscaleResult] = {}
+        one = _step_function(upscaler, step, last)
+        step_tile = tile if spec.tiling in ("supported", "discouraged") else None
+        sr, used = upscale_with_backoff(one, padded, step, step_tile, overlap=overlap,
+                                        on_backoff=on_backoff)
+        out.tiles.append(used)
+        current = sr[: height * step, : width * step]
+        prefix = f"step{index + 1}_x{step}"
+        result = last.get("result")  # with tiles: the last tile's side outputs
+        if result is not None:
+            for name, array in result.side_outputs.items():
+                out.side_outputs[f"{prefix}_{name}"] = np.asarray(array)
+            if result.info:
+                out.info[prefix] = result.info
+    if chain.needs_resize:
+        height, width = image.shape[:2]
+        current = np.clip(
+            resize(current, width * chain.target, height * chain.target, "bicubic"), 0.0, 1.0
+        )
+    out.image = current
+    return out

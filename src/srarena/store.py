@@ -1,0 +1,272 @@
+"""The run folder and its results database (SQLite).
+
+A run folder holds ``results.sqlite``, ``config.json``, ``environment.json``, the SR images
+under ``images/<upscaler>/<dataset>/`` and side outputs under ``side/``. Every output and
+every score is a row keyed by a hash of everything that determines it, written the moment
+it exists; rerunning skips keys already present with status ``ok``. Paths inside the run
+folder are built from sanitised names and checked to stay inside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DB_NAME = "results.sqlite"
+SCHEMA_VERSION = "1"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS inputs (
+    dataset TEXT NOT NULL, image_id TEXT NOT NULL, domain TEXT NOT NULL,
+    input_hash TEXT, source TEXT, width INTEGER, height INTEGER, has_hr INTEGER,
+    status TEXT NOT NULL, reason TEXT,
+    PRIMARY KEY (dataset, image_id));
+CREATE TABLE IF NOT EXISTS cells (
+    cell_key TEXT PRIMARY KEY, upscaler TEXT NOT NULL, dataset TEXT NOT NULL,
+    status TEXT NOT NULL, reason TEXT, fix TEXT, chain TEXT, info TEXT);
+CREATE TABLE IF NOT EXISTS outputs (
+    output_key TEXT PRIMARY KEY, cell_key TEXT, upscaler TEXT NOT NULL,
+    upscaler_version TEXT, mode TEXT, dataset TEXT NOT NULL, domain TEXT NOT NULL,
+    image_id TEXT NOT NULL, input_hash TEXT, scale INTEGER, chain TEXT, precision TEXT,
+    tiling TEXT, seed INTEGER, weights_hash TEXT, status TEXT NOT NULL, reason TEXT,
+    path TEXT, side_outputs TEXT, info TEXT, seconds REAL, peak_memory_mb REAL,
+    device TEXT, created REAL);
+CREATE TABLE IF NOT EXISTS scores (
+    score_key TEXT PRIMARY KEY, output_key TEXT NOT NULL, metric TEXT NOT NULL,
+    metric_version TEXT, value REAL, status TEXT NOT NULL, reason TEXT, seconds REAL,
+    created REAL);
+CREATE INDEX IF NOT EXISTS scores_by_output ON scores (output_key);
+"""
+
+
+class UnsafePath(ValueError):
+    """A name would place a file outside the run folder."""
+
+
+def content_key(*parts: Any) -> str:
+    """A stable hash of JSON-serialisable parts (the key of a result)."""
+    blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(name: str) -> str:
+    """A file-system-safe single path component derived from any name."""
+    cleaned = _UNSAFE.sub("_", name).strip("._") or "_"
+    if cleaned != name:
+        cleaned = f"{cleaned[:80]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    return cleaned[:120]
+
+
+class Store:
+    """Read and write one run folder's database."""
+
+    def __init__(self, folder: Path, db_path: Path | None = None) -> None:
+        self.folder = Path(folder)
+        self.db_path = db_path or self.folder / DB_NAME
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.db_path, timeout=60)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        self.db.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
+        )
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # paths -----------------------------------------------------------------
+    def path_for(self, *parts: str) -> Path:
+        """A path under the run folder from sanitised parts; never escapes the folder."""
+        path = self.folder.joinpath(*(safe_name(p) for p in parts)).resolve()
+        root = self.folder.resolve()
+        if root != path and root not in path.parents:
+            raise UnsafePath(f"{'/'.join(parts)!r} leaves the run folder")
+        return path
+
+    def relative(self, path: Path) -> str:
+        return path.resolve().relative_to(self.folder.resolve()).as_posix()
+
+    # meta ------------------------------------------------------------------
+    def set_meta(self, key: str, value: Any) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, default=str))
+        )
+        self.db.commit()
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    # rows ------------------------------------------------------------------
+    def _put(self, table: str, row: Mapping[str, Any]) -> None:
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        values = [
+            json.dumps(v, default=str) if isinstance(v, dict | list) else v for v in row.values()
+        ]
+        self.db.execute(f"INSERT OR REPLACE INTO {table} ({columns}) VALUES ({marks})", values)
+        self.db.commit()
+
+    def put_input(self, **row: Any) -> None:
+        self._put("inputs", row)
+
+    def put_cell(self, **row: Any) -> None:
+        self._put("cells", row)
+
+    def put_output(self, **row: Any) -> None:
+        self._put("outputs", {"created": time.time(), **row})
+
+    def put_score(self, **row: Any) -> None:
+        self._put("scores", {"created": time.time(), **row})
+
+    def done_outputs(self, keys: Iterable[str]) -> dict[str, sqlite3.Row]:
+        """Finished (status ok) output rows among ``keys``."""
+        self.db.row_factory = sqlite3.Row
+        try:
+            found = {}
+            keys = list(keys)
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" for _ in chunk)
+                for row in self.db.execute(
+                    f"SELECT * FROM outputs WHERE status = 'ok' AND output_key IN ({marks})",
+                    chunk,
+                ):
+                    found[row["output_key"]] = row
+            return found
+        finally:
+            self.db.row_factory = None
+
+    def done_scores(self, keys: Iterable[str]) -> set[str]:
+        """Score keys among ``keys`` that are final (ok, or refused by the metric)."""
+        done: set[str] = set()
+        keys = list(keys)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" for _ in chunk)
+            done.update(
+                k
+                for (k,) in self.db.execute(
+                    f"SELECT score_key FROM scores WHERE status IN ('ok', 'refused') "
+                    f"AND score_key IN ({marks})",
+                    chunk,
+                )
+            )
+        return done
+
+
+class Run:
+    """A finished or running run, read as pandas DataFrames."""
+
+    def __init__(self, folder: Path, db_path: Path) -> None:
+        self.folder = folder
+        self.db_path = db_path
+
+    @classmethod
+    def open(cls, path: str | Path) -> Run:
+        path = Path(path)
+        if path.is_dir():
+            db_path = path / DB_NAME
+        elif path.is_file():
+            db_path, path = path, path.parent
+        else:
+            raise FileNotFoundError(f"no run folder or results database at {path}")
+        if not db_path.is_file():
+            raise FileNotFoundError(f"{path} is not a run folder: {DB_NAME} is missing")
+        return cls(path, db_path)
+
+    def _query(self, sql: str) -> pd.DataFrame:
+        import pandas as pd
+
+        with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True) as db:
+            return pd.read_sql_query(sql, db)
+
+    def meta(self) -> dict[str, Any]:
+        frame = self._query("SELECT key, value FROM meta")
+        return {k: json.loads(v) for k, v in zip(frame["key"], frame["value"], strict=True)}
+
+    def inputs(self) -> pd.DataFrame:
+        return self._query("SELECT * FROM inputs ORDER BY dataset, image_id")
+
+    def cells(self) -> pd.DataFrame:
+        return self._query("SELECT * FROM cells ORDER BY upscaler, dataset")
+
+    def outputs(self) -> pd.DataFrame:
+        return self._query("SELECT * FROM outputs ORDER BY upscaler, dataset, image_id")
+
+    def scores(self, all_rows: bool = False) -> pd.DataFrame:
+        """One row per (output, metric): domain, dataset, upscaler, mode, image_id, metric, value.
+
+        Only successful scores unless ``all_rows``.
+        """
+        where = "" if all_rows else "WHERE s.status = 'ok'"
+        return self._query(
+            "SELECT o.domain, o.dataset, o.upscaler, o.mode, o.image_id, s.metric, s.value, "
+            "s.status, s.reason, o.output_key, o.path, o.chain, o.precision "
+            f"FROM scores s JOIN outputs o USING (output_key) {where} "
+            "ORDER BY o.upscaler, o.dataset, o.image_id, s.metric"
+        )
+
+    def failures(self) -> pd.DataFrame:
+        """Every item that did not succeed: failed/skipped cells, outputs, inputs and scores."""
+        return self._query(
+            "SELECT 'cell' AS kind, upscaler, dataset, '' AS image_id, '' AS metric, status, "
+            "reason FROM cells WHERE status != 'ok' "
+            "UNION ALL SELECT 'input', '', dataset, image_id, '', status, reason FROM inputs "
+            "WHERE status != 'ok' "
+            "UNION ALL SELECT 'output', upscaler, dataset, image_id, '', status, reason "
+            "FROM outputs WHERE status != 'ok' "
+            "UNION ALL SELECT 'score', o.upscaler, o.dataset, o.image_id, s.metric, s.status, "
+            "s.reason FROM scores s JOIN outputs o USING (output_key) WHERE s.status != 'ok'"
+        )
+
+    def metric_directions(self) -> dict[str, bool]:
+        """metric -> higher_is_better, as recorded when the run was made."""
+        return self.meta().get("metric_directions", {})
+
+
+def import_scores(frame: pd.DataFrame, path: str | Path, *, source: str = "") -> Path:
+    """Write per-image scores into a results database that analyses read like a run.
+
+    ``frame`` has columns domain, dataset, upscaler, image_id, metric, value (and optionally
+    mode). ``path`` is a run folder or a ``.sqlite`` file.
+    """
+    path = Path(path)
+    db_path = path if path.suffix in (".sqlite", ".db") else path / DB_NAME
+    store = Store(db_path.parent, db_path)
+    try:
+        mode_column = "mode" in frame.columns
+        for row in frame.itertuples(index=False):
+            output_key = content_key("imported", row.upscaler, row.dataset, row.image_id)
+            store.db.execute(
+                "INSERT OR REPLACE INTO outputs (output_key, upscaler, mode, dataset, domain, "
+                "image_id, status, created) VALUES (?, ?, ?, ?, ?, ?, 'ok', ?)",
+                (output_key, row.upscaler, row.mode if mode_column else None, row.dataset,
+                 row.domain, row.image_id, time.time()),
+            )
+            store.db.execute(
+                "INSERT OR REPLACE INTO scores (score_key, output_key, metric, value, status, "
+                "created) VALUES (?, ?, ?, ?, 'ok', ?)",
+                (content_key(output_key, row.metric), output_key, row.metric, float(row.value),
+                 time.time()),
+            )
+        store.db.commit()
+        store.set_meta("imported_from", source)
+    finally:
+        store.close()
+    return db_path

@@ -1,0 +1,110 @@
+"""Fake components for the core's tests, loaded with SRARENA_PLUGIN_MODULES."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+import srarena
+from srarena.components import (
+    Dataset,
+    GenerativeUpscaler,
+    InputRefused,
+    Item,
+    Metric,
+    Upscaler,
+    UpscaleResult,
+)
+from srarena.specs import DatasetSpec, MetricSpec, UpscalerSpec
+
+SRARENA_API = 1
+
+
+@srarena.hookimpl
+def srarena_register_upscalers(register):
+    register(UpscalerSpec(name="fake-x2", factory=f"{__name__}:Doubler", scales=(2,),
+                          side_outputs=("kernel",)))
+    register(UpscalerSpec(name="fake-slow", factory=f"{__name__}:Slow", scales=(2, 4)))
+    register(UpscalerSpec(name="fake-broken", factory=f"{__name__}:Broken", scales=(2,)))
+    register(UpscalerSpec(name="fake-gen", factory=f"{__name__}:Generator",
+                          mode="generative"))
+
+
+@srarena.hookimpl
+def srarena_register_metrics(register):
+    register(MetricSpec(name="fake-mean", factory=f"{__name__}:Mean", min_size=4,
+                        higher_is_better=True))
+    register(MetricSpec(name="fake-picky", factory=f"{__name__}:Picky", higher_is_better=False))
+
+
+@srarena.hookimpl
+def srarena_register_datasets(register):
+    register(DatasetSpec(name="noise", factory=f"{__name__}:Noise", takes_argument=True,
+                         has_hr=True))
+
+
+class Doubler(Upscaler):
+    def upscale(self, image):
+        out = np.repeat(np.repeat(image, self.scale, 0), self.scale, 1)
+        return UpscaleResult(out, side_outputs={"kernel": np.eye(3) / 3})
+
+
+class Slow(Upscaler):
+    """Nearest-neighbour with a delay (SRARENA_FAKE_DELAY seconds) for interruption tests."""
+
+    def upscale(self, image):
+        time.sleep(float(os.environ.get("SRARENA_FAKE_DELAY", "0")))
+        return np.repeat(np.repeat(image, self.scale, 0), self.scale, 1)
+
+
+class Broken(Upscaler):
+    def upscale(self, image):
+        raise RuntimeError("this plugin always fails")
+
+
+class Generator(GenerativeUpscaler):
+    def fit(self, images: Sequence[np.ndarray], size: int, checkpoint: Path) -> None:
+        mean = np.mean([img.mean(axis=(0, 1)) for img in images], axis=0)
+        np.save(checkpoint.with_suffix(".npy"), mean)
+        counter = checkpoint.parent / "fits.txt"
+        counter.write_text(str(int(counter.read_text()) + 1 if counter.exists() else 1))
+
+    def load(self, checkpoint: Path) -> None:
+        self.mean = np.load(checkpoint.with_suffix(".npy"))
+
+    def generate(self, seed: int, size: int) -> UpscaleResult:
+        rng = np.random.default_rng(seed)
+        noise = rng.normal(0, 0.1, (size, size, 3))
+        return UpscaleResult(np.clip(self.mean + noise, 0, 1).astype(np.float32))
+
+
+class Mean(Metric):
+    def score(self, images, references=None):
+        return [float(img.mean()) for img in images]
+
+
+class Picky(Metric):
+    """Refuses images whose mean is above 0.5, to test isolation inside a batch."""
+
+    def score(self, images, references=None):
+        for img in images:
+            if img.mean() > 0.5:
+                raise InputRefused("too bright for fake-picky")
+        return [float(img.std()) for img in images]
+
+
+class Noise(Dataset):
+    """``noise:N`` gives N seeded random 8x8 images (HR 16x16) in dataset 'noise'."""
+
+    def items(self) -> Iterator[Item]:
+        count = int(self.argument or 4)
+        for index in range(count):
+            rng = np.random.default_rng(index)
+            hr = (rng.integers(0, 256, (16, 16, 3)) / 255).astype(np.float32)
+            lr = hr[::2, ::2].copy()
+            yield Item(image_id=f"img{index:03d}", dataset="noise", domain="Test",
+                       lr=lambda lr=lr: lr, hr=lambda hr=hr: hr)

@@ -1,0 +1,165 @@
+"""The engine: chains, tiling, a run with failures, resume, generative fitting, safe paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from srarena.engine.chain import ScaleError, plan_chain
+from srarena.engine.config import BenchConfig
+from srarena.engine.runner import Bench
+from srarena.engine.tiling import upscale_tiled, upscale_with_backoff
+from srarena.store import Run, Store
+
+
+def nearest(scale):
+    return lambda a: np.repeat(np.repeat(a, scale, 0), scale, 1)
+
+
+@pytest.mark.parametrize(
+    ("native", "target", "steps", "label"),
+    [
+        ((2, 4), 8, (2, 4), "x2_x4"),
+        ((2,), 8, (2, 2, 2), "x2_x2_x2"),
+        ((2, 3, 4), 8, (2, 4), "x2_x4"),
+        ((3,), 8, (3, 3), "x3_x3_resize8"),
+        (None, 8, (8,), "x8"),
+        ((4,), 4, (4,), "x4"),
+    ],
+)
+def test_plan_chain(native, target, steps, label):
+    chain = plan_chain(native, target)
+    assert chain.steps == steps
+    assert chain.label() == label
+
+
+def test_plan_chain_unreachable():
+    with pytest.raises(ScaleError):
+        plan_chain((2,), 1000, max_steps=3)
+
+
+def test_tiled_equals_whole_for_local_operator():
+    image = np.random.default_rng(0).random((37, 53, 3), dtype=np.float32)
+    tiled = upscale_tiled(nearest(3), image, 3, tile=16, overlap=4)
+    np.testing.assert_allclose(tiled, nearest(3)(image), atol=1e-6)
+
+
+def test_backoff_halves_tile_on_out_of_memory():
+    calls = []
+
+    def fragile(patch):
+        calls.append(patch.shape[0])
+        if max(patch.shape[:2]) > 20:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")
+        return nearest(2)(patch)
+
+    image = np.random.default_rng(1).random((64, 64, 3), dtype=np.float32)
+    backoffs = []
+    out, used = upscale_with_backoff(fragile, image, 2, None, min_tile=8,
+                                     on_backoff=backoffs.append)
+    assert used == 16 and backoffs == [32, 16]
+    np.testing.assert_allclose(out, nearest(2)(image), atol=1e-6)
+
+
+def test_backoff_gives_up_with_advice():
+    def always(patch):
+        raise RuntimeError("out of memory")
+
+    with pytest.raises(MemoryError, match="smaller --tile"):
+        upscale_with_backoff(always, np.zeros((64, 64, 3), np.float32), 2, None, min_tile=32)
+
+
+def test_other_errors_are_not_retried():
+    def bad(patch):
+        raise ValueError("bad input")
+
+    with pytest.raises(ValueError):
+        upscale_with_backoff(bad, np.zeros((8, 8, 3), np.float32), 2, 4)
+
+
+def _config(**kw):
+    defaults = dict(upscalers=["fake-x2"], datasets=["noise:4"], metrics=["fake-mean"], scale=2)
+    defaults.update(kw)
+    return BenchConfig(**defaults)
+
+
+def test_run_records_outputs_scores_and_failures(fake_plugin, tmp_path):
+    config = _config(upscalers=["fake-x2", "fake-broken", "bicubic"],
+                     metrics=["fake-mean", "fake-picky", "psnr"])
+    summary = Bench(fake_plugin, config, tmp_path / "run").run()
+    run = Run.open(tmp_path / "run")
+    outputs = run.outputs()
+    ok = outputs[outputs.status == "ok"]
+    assert set(ok.upscaler) == {"fake-x2", "bicubic"} and len(ok) == 8
+    broken = outputs[outputs.upscaler == "fake-broken"]
+    assert len(broken) == 4 and (broken.status == "failed").all()
+    assert broken.reason.str.contains("always fails").all()
+    for path in ok.path:
+        assert (tmp_path / "run" / path).is_file()
+    scores = run.scores(all_rows=True)
+    assert set(scores.metric) == {"fake-mean", "fake-picky", "psnr"}
+    psnr = scores[(scores.metric == "psnr") & (scores.upscaler == "fake-x2")]
+    assert (psnr.value > 0).all()
+    refused = scores[scores.status == "refused"]
+    assert refused.reason.str.contains("too bright").all()
+    assert summary.exit_code == 1
+    kinds = {f["kind"] for f in summary.failures}
+    assert kinds == {"output", "score"}
+    side = ok[ok.upscaler == "fake-x2"].side_outputs.iloc[0]
+    assert "step1_x2_kernel" in side
+    assert set(run.meta()) >= {"config", "environment", "metric_directions"}
+
+
+def test_rerun_reuses_everything(fake_plugin, tmp_path):
+    config = _config(upscalers=["fake-x2", "fake-broken"])
+    Bench(fake_plugin, config, tmp_path / "run").run()
+    first = Run.open(tmp_path / "run").scores()
+    summary = Bench(fake_plugin, config, tmp_path / "run").run()
+    assert summary.computed == 0 and summary.reused == 4
+    again = Run.open(tmp_path / "run").scores()
+    assert first[["output_key", "metric", "value"]].equals(again[["output_key", "metric", "value"]])
+
+
+def test_scale_chain_is_recorded(fake_plugin, tmp_path):
+    Bench(fake_plugin, _config(upscalers=["fake-x2"], scale=8, metrics=[]),
+          tmp_path / "run").run()
+    outputs = Run.open(tmp_path / "run").outputs()
+    assert set(outputs.chain) == {"x2_x2_x2"}
+    side = outputs.side_outputs.iloc[0]
+    assert all(f"step{i}_x2_kernel" in side for i in (1, 2, 3))
+
+
+def test_generative_fits_once_and_generates(fake_plugin, tmp_path):
+    config = _config(upscalers=["fake-gen"], generate=3)
+    Bench(fake_plugin, config, tmp_path / "run").run()
+    Bench(fake_plugin, config, tmp_path / "run").run()
+    outputs = Run.open(tmp_path / "run").outputs()
+    assert list(outputs.image_id) == ["seed1000", "seed1001", "seed1002"]
+    assert (outputs.status == "ok").all()
+    counters = list((tmp_path / "run" / "fits").rglob("fits.txt"))
+    assert len(counters) == 1 and counters[0].read_text() == "1"
+
+
+def test_weights_missing_skips_with_fix(fake_plugin, tmp_path):
+    from dataclasses import replace
+
+    from srarena.specs import Source, WeightFile, WeightSet
+
+    spec = fake_plugin.upscalers["fake-x2"]
+    ws = WeightSet(name="fake-weights", files=(WeightFile("w.pth", (Source("https", url="x"),)),))
+    fake_plugin.upscalers["fake-x2"] = replace(spec, weights=ws)
+    summary = Bench(fake_plugin, _config(), tmp_path / "run").run()
+    assert summary.exit_code == 0
+    (skip,) = summary.skipped
+    assert "w.pth" in skip["reason"] and skip["fix"] == "srarena weights fetch fake-weights"
+    cells = Run.open(tmp_path / "run").cells()
+    assert (cells.status == "skipped").all()
+
+
+def test_paths_cannot_leave_the_run_folder(tmp_path):
+    store = Store(tmp_path / "run")
+    path = store.path_for("images", "..", "../../etc", "passwd")
+    assert tmp_path / "run" in path.parents
+    assert store.path_for("..").parent == (tmp_path / "run").resolve()
+    assert store.path_for("a/b", "c\\d").parent.parent == (tmp_path / "run").resolve()
+    store.close()

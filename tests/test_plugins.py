@@ -1,0 +1,116 @@
+"""Discovery: built-ins register through the hooks; broken plugins are reported, never fatal."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from srarena import plugins
+from srarena.specs import SpecError, UpscalerSpec
+
+
+def test_builtins_register_through_hooks():
+    registry = plugins.get_registry(refresh=True)
+    assert {"nearest", "bilinear", "bicubic", "lanczos"} <= set(registry.upscalers)
+    assert {"psnr", "ssim"} <= set(registry.metrics)
+    assert registry.plugin_of("upscaler", "bicubic").builtin
+
+
+def _write_module(tmp_path, name, body):
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(body))
+
+
+@pytest.fixture
+def plugin_dir(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    monkeypatch.delenv("SRARENA_PLUGIN_MODULES", raising=False)
+    plugins.get_registry(refresh=True)
+
+
+def test_broken_plugins_are_reported_and_skipped(plugin_dir, monkeypatch):
+    _write_module(plugin_dir, "plug_import_error", "raise ImportError('no such backend')\n")
+    _write_module(plugin_dir, "plug_old_api", "SRARENA_API = 0\n")
+    _write_module(plugin_dir, "plug_duplicate", """
+        import srarena
+        from srarena.specs import UpscalerSpec
+        SRARENA_API = 1
+        @srarena.hookimpl
+        def srarena_register_upscalers(register):
+            register(UpscalerSpec(name="bicubic", factory="x:y"))
+    """)
+    _write_module(plugin_dir, "plug_raises", """
+        import srarena
+        SRARENA_API = 1
+        @srarena.hookimpl
+        def srarena_register_metrics(register):
+            raise RuntimeError("hook exploded")
+    """)
+    _write_module(plugin_dir, "plug_good", """
+        import srarena
+        from srarena.specs import UpscalerSpec
+        SRARENA_API = 1
+        @srarena.hookimpl
+        def srarena_register_upscalers(register):
+            register(UpscalerSpec(name="good-one", factory="x:y", scales=(2,)))
+    """)
+    monkeypatch.setenv(
+        "SRARENA_PLUGIN_MODULES",
+        "plug_import_error,plug_old_api,plug_duplicate,plug_raises,plug_good",
+    )
+    registry = plugins.get_registry(refresh=True)
+    errors = {info.name: info.error for info in registry.plugins}
+    assert "no such backend" in errors["plug_import_error"]
+    assert "API 0" in errors["plug_old_api"] and "API 1" in errors["plug_old_api"]
+    assert "already registered by srarena" in errors["plug_duplicate"]
+    assert "hook exploded" in errors["plug_raises"]
+    assert errors["plug_good"] is None
+    assert "good-one" in registry.upscalers
+    assert registry.plugin_of("upscaler", "bicubic").builtin
+
+
+def test_spec_validation():
+    with pytest.raises(SpecError):
+        UpscalerSpec(name="Bad Name", factory="a:b")
+    with pytest.raises(SpecError):
+        UpscalerSpec(name="ok", factory="a:b", scales=(1,))
+    with pytest.raises(SpecError):
+        UpscalerSpec(name="ok", factory="nocolon")
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "srarena", *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def test_help_and_plugins_import_no_torch():
+    code = (
+        "import sys; from srarena import cli; cli._install_commands();"
+        "from srarena.cli.plugins_cmd import plugin_rows; plugin_rows();"
+        "heavy = [m for m in ('torch', 'pandas', 'pyiqa', 'matplotlib') if m in sys.modules];"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_plugins_json_lists_components():
+    out = run_cli("plugins", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    builtin = {r["plugin"]: r for r in rows if r["builtin"]}
+    assert "upscaler:bicubic" in builtin["upscalers"]["registers"]
+    assert all(r["status"] for r in rows)
+
+
+def test_empty_plugin_selection_loads_only_builtins(monkeypatch):
+    monkeypatch.setenv("SRARENA_PLUGINS", "")
+    registry = plugins.get_registry(refresh=True)
+    assert all(info.builtin for info in registry.plugins)
+    plugins.get_registry(refresh=True)
