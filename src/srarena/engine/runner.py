@@ -7,6 +7,7 @@ same command again skips what is finished and redoes only what is missing or fai
 from __future__ import annotations
 
 import hashlib
+import json
 import resource
 import sys
 import time
@@ -107,8 +108,12 @@ class Bench:
     def _record_setup(self) -> None:
         versions = {name: spec.version for name, spec in self.registry.upscalers.items()}
         versions.update({f"metric:{n}": s.version for n, s in self.registry.metrics.items()})
-        self.store.set_meta("config", self.config.to_json())
-        self.store.set_meta("environment", environment(self.device, versions))
+        records = {"config": self.config.to_json(),
+                   "environment": environment(self.device, versions)}
+        for name, record in records.items():
+            self.store.set_meta(name, record)
+            (self.store.folder / f"{name}.json").write_text(
+                json.dumps(record, indent=2, default=str) + "\n")
         self.store.set_meta(
             "metric_directions",
             {name: m.spec.higher_is_better for name, m in self.metrics.items()},
@@ -209,6 +214,8 @@ class Bench:
 
     # ------------------------------------------------------------------- run
     def run(self) -> Summary:
+        for stale in self.store.folder.rglob(".tmp-*"):  # left by a killed run
+            stale.unlink(missing_ok=True)
         self._load_metrics()
         self._record_setup()
         groups = self._datasets()

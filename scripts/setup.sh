@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Creates .venv and installs srarena, its extras and every plugin under plugins/ (editable).
+# Idempotent: skips pip when nothing it installs from has changed since the last run.
+# Usage: scripts/setup.sh [test]   ("test" adds the test tools)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+EXTRAS="plots,parquet"
+if [ "${1:-}" = "test" ]; then EXTRAS="$EXTRAS,test"; fi
+
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+
+stamp="$VENV/.srarena-setup-$(cat pyproject.toml plugins/*/pyproject.toml scripts/setup.sh 2>/dev/null \
+  | { echo "$EXTRAS"; cat; } | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  # torch first, pinned to the release the project is tested with (and torchvision beside it)
+  "$VENV/bin/pip" install --quiet "torch==2.14.1" "torchvision==0.29.1"
+  plugins=()
+  for dir in plugins/*/; do [ -f "$dir/pyproject.toml" ] && plugins+=(-e "$dir"); done
+  "$VENV/bin/pip" install --quiet -e ".[$EXTRAS]" "${plugins[@]}"
+  rm -f "$VENV"/.srarena-setup-*
+  touch "$stamp"
+fi
