@@ -30,6 +30,7 @@ ENTRY_POINT_GROUP = "srarena"
 BUILTIN_PLUGINS = (
     "srarena.builtins.upscalers",
     "srarena.builtins.metrics",
+    "srarena.builtins.datasets",
 )
 
 
@@ -190,10 +191,11 @@ def build_registry() -> Registry:
             manager.register(module, name=info.name)
             for kind, (cls, _, hook_name) in kinds.items():
 
-                def register(spec: Any, _kind: str = kind, _cls: type = cls) -> None:
+                def register(spec: Any, _kind: str = kind, _cls: type = cls,
+                             _sink: list[tuple[str, Any]] = pending) -> None:
                     if not isinstance(spec, _cls):
                         raise SpecError(f"register() for {_kind}s got {type(spec).__name__}")
-                    pending.append((_kind, spec))
+                    _sink.append((_kind, spec))
 
                 getattr(manager.hook, hook_name)(register=register)
             for kind, spec in pending:
