@@ -104,7 +104,7 @@ def test_run_records_outputs_scores_and_failures(fake_plugin, tmp_path):
     assert refused.reason.str.contains("too bright").all()
     assert summary.exit_code == 1
     kinds = {f["kind"] for f in summary.failures}
-    assert kinds == {"output", "score"}
+    assert kinds == {"cell", "output", "score"}  # fake-broken failed on every image
     side = ok[ok.upscaler == "fake-x2"].side_outputs.iloc[0]
     assert "step1_x2_kernel" in side
     assert set(run.meta()) >= {"config", "environment", "metric_directions"}

@@ -37,7 +37,7 @@ class RichReporter(Reporter):
             TimeRemainingColumn(),
             console=console,
         )
-        self.cell: TaskID | None = None
+        self.cells: dict[str, TaskID] = {}
         self.inner_task: TaskID | None = None
 
     def __enter__(self) -> RichReporter:
@@ -48,11 +48,11 @@ class RichReporter(Reporter):
         self.progress.stop()
 
     def cell_started(self, label: str, total: int) -> None:
-        self.cell = self.progress.add_task(label, total=total)
+        self.cells[label] = self.progress.add_task(label, total=total)
 
     def item_done(self, label: str) -> None:
-        if self.cell is not None:
-            self.progress.advance(self.cell)
+        if label in self.cells:
+            self.progress.advance(self.cells[label])
         if self.inner_task is not None:
             self.progress.remove_task(self.inner_task)
             self.inner_task = None
@@ -64,7 +64,7 @@ class RichReporter(Reporter):
                              description=f"  {what}")
 
     def cell_finished(self, label: str) -> None:
-        self.cell = None
+        self.cells.pop(label, None)
 
     def note(self, text: str) -> None:
         self.progress.console.print(text)

@@ -1,18 +1,16 @@
-"""A benchmark run: plan cells, run them, write every result the moment it exists.
+"""A benchmark run: plan cells into jobs, execute them, write every result as it arrives.
 
 Cells are (upscaler, dataset). Every output is keyed by what determines it, so running the
-same command again skips what is finished and redoes only what is missing or failed.
+same command again skips what is finished and redoes only what is missing or failed. The
+driver (this module) alone writes the database, whichever executor computes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import resource
-import sys
-import time
-import traceback
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,17 +18,20 @@ from typing import Any
 import numpy as np
 
 from .. import weights as weights_service
-from ..components import Context, GenerativeUpscaler, Item, Metric, Upscaler
-from ..imageio import from_uint8, load_image, save_png, to_uint8
+from ..components import Context, Item, Metric
+from ..imageio import from_uint8, load_image, save_png
 from ..plugins import Registry
 from ..specs import MetricSpec, UpscalerSpec
-from ..store import Store, content_key
-from .chain import Chain, ScaleError, plan_chain
+from ..store import Store, content_key, safe_name
+from .chain import ScaleError, plan_chain
 from .config import BenchConfig
 from .environment import environment, resolve_device
+from .executors import Event, Executor, Job, LocalExecutor
 from .reporter import Reporter
 from .scoring import score_batch
-from .single import run_chain
+from .work import FitDone, GenerativeJob, ItemResult, SingleJob, Target, _unpack
+
+HrLoader = Callable[[], np.ndarray] | None
 
 
 @dataclass
@@ -50,17 +51,28 @@ class Summary:
 
 @dataclass
 class DatasetGroup:
-    """The images of one dataset: loaded LR arrays by id, and the failures to load."""
+    """The readable images of one dataset: items, LR arrays and their hashes, by id."""
 
     name: str
     domain: str
-    items: list[Item]
-    lr: dict[str, np.ndarray]
-    hashes: dict[str, str]
+    items: dict[str, Item] = field(default_factory=dict)
+    lr: dict[str, np.ndarray] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
 
     @property
     def content_hash(self) -> str:
         return content_key(sorted(self.hashes.items()))
+
+
+@dataclass
+class Pending:
+    """An output waiting to be scored."""
+
+    output_key: str
+    dataset: str
+    image_id: str
+    image: np.ndarray
+    hr: HrLoader
 
 
 def array_hash(image: np.ndarray) -> str:
@@ -77,34 +89,47 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def peak_memory_mb(device: str) -> float:
-    """Peak accelerator memory on CUDA; otherwise the process's peak resident memory."""
-    torch = sys.modules.get("torch")
-    if device.startswith("cuda") and torch is not None:
-        return torch.cuda.max_memory_allocated() / 2**20
-    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
-
-
 class Bench:
     """Runs a :class:`BenchConfig` against a registry into a run folder."""
 
-    def __init__(
-        self,
-        registry: Registry,
-        config: BenchConfig,
-        folder: Path,
-        reporter: Reporter | None = None,
-    ) -> None:
+    def __init__(self, registry: Registry, config: BenchConfig, folder: Path,
+                 reporter: Reporter | None = None, executor: Executor | None = None) -> None:
         self.registry = registry
         self.config = config
         self.store = Store(folder)
         self.reporter = reporter or Reporter()
+        self.executor = executor or LocalExecutor()
         self.summary = Summary()
         self.device = resolve_device(config.device)
         self.metrics: dict[str, Metric] = {}
+        self.pending: list[Pending] = []
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.hr: dict[str, HrLoader] = {}
+        self.remaining: Counter[str] = Counter()
+        self.cells: dict[str, dict[str, Any]] = {}
 
-    # ------------------------------------------------------------------ setup
+    # ------------------------------------------------------------------ run
+    def run(self) -> Summary:
+        for stale in self.store.folder.rglob(".tmp-*"):  # left by a killed run
+            stale.unlink(missing_ok=True)
+        try:
+            self._load_metrics()
+            groups = self._load_datasets()
+            self._record_setup()
+            jobs = self._plan(groups)
+            self._flush_scores(force=True)
+            for job, event in self.executor.run(jobs, self.reporter):
+                self._handle(job, event)
+            self._flush_scores(force=True)
+        finally:
+            for metric in self.metrics.values():
+                metric.close()
+            self.executor.close()
+            self.summary.failures = self._failures()
+            self.store.close()
+        return self.summary
+
+    # ---------------------------------------------------------------- setup
     def _record_setup(self) -> None:
         versions = {name: spec.version for name, spec in self.registry.upscalers.items()}
         versions.update({f"metric:{n}": s.version for n, s in self.registry.metrics.items()})
@@ -114,17 +139,15 @@ class Bench:
             self.store.set_meta(name, record)
             (self.store.folder / f"{name}.json").write_text(
                 json.dumps(record, indent=2, default=str) + "\n")
-        self.store.set_meta(
-            "metric_directions",
-            {name: m.spec.higher_is_better for name, m in self.metrics.items()},
-        )
+        self.store.set_meta("metric_directions",
+                            {name: m.spec.higher_is_better for name, m in self.metrics.items()})
 
     def _skip(self, kind: str, name: str, reason: str, fix: str = "") -> None:
         self.summary.skipped.append({"kind": kind, "name": name, "reason": reason, "fix": fix})
-        self.reporter.note(f"skipped {kind} {name}: {reason}" + (f" — run `{fix}`" if fix else ""))
+        self.reporter.note(f"[yellow]skipped[/] {kind} {name}: {reason}"
+                           + (f" — run `{fix}`" if fix else ""))
 
-    def _note_failure(self, dataset: str, image_id: str, reason: str) -> None:
-        where = f"{dataset}/{image_id}" if image_id else dataset
+    def _note_failure(self, where: str, reason: str) -> None:
         self.reporter.note(f"[red]failed[/] {where}: {reason}")
 
     def _load_metrics(self) -> None:
@@ -135,8 +158,8 @@ class Bench:
                 self._skip("metric", name, problem, fix)
                 continue
             try:
-                context = Context(device=self.device, options={"scale": self.config.scale,
-                                                               **spec.options})
+                context = Context(device=self.device,
+                                  options={"scale": self.config.scale, **spec.options})
                 if spec.weights is not None:
                     context.weights = weights_service.resolve(spec.weights)
                 self.metrics[name] = spec.load()(spec, context)
@@ -154,16 +177,16 @@ class Bench:
             return "weights missing", weights_service.fix_command(spec.weights)
         return "", ""
 
-    def _datasets(self) -> list[DatasetGroup]:
+    def _load_datasets(self) -> list[DatasetGroup]:
         from ..datasets import open_dataset
 
         groups: dict[str, DatasetGroup] = {}
+        described = []
         for text in self.config.datasets:
             dataset = open_dataset(text, self.registry)
+            described.append(dataset.describe())
             for item in dataset.items():
-                group = groups.setdefault(
-                    item.dataset, DatasetGroup(item.dataset, item.domain, [], {}, {})
-                )
+                group = groups.setdefault(item.dataset, DatasetGroup(item.dataset, item.domain))
                 row = {"dataset": item.dataset, "image_id": item.image_id, "domain": item.domain,
                        "source": item.source, "has_hr": int(item.hr is not None)}
                 try:
@@ -171,17 +194,18 @@ class Bench:
                 except Exception as exc:  # noqa: BLE001 - a broken image is one failed item
                     reason = f"{type(exc).__name__}: {exc}"
                     self.store.put_input(**row, status="failed", reason=reason)
-                    self._note_failure(item.dataset, item.image_id, reason)
+                    self._note_failure(f"{item.dataset}/{item.image_id}", reason)
                     continue
-                group.items.append(item)
+                group.items[item.image_id] = item
                 group.lr[item.image_id] = image
                 group.hashes[item.image_id] = array_hash(image)
                 self.store.put_input(**row, status="ok", reason=None,
                                      input_hash=group.hashes[item.image_id],
                                      width=image.shape[1], height=image.shape[0])
+        self.store.set_meta("datasets", described)
         return list(groups.values())
 
-    # -------------------------------------------------------------- upscalers
+    # ------------------------------------------------------------- planning
     def _upscaler_problem(self, spec: UpscalerSpec) -> tuple[str, str]:
         if self.config.precision not in spec.precisions:
             return (f"precision {self.config.precision} not supported (supports "
@@ -197,13 +221,10 @@ class Bench:
 
     def _context(self, spec: UpscalerSpec, weight_paths: dict[str, Path]) -> Context:
         return Context(
-            device=self.device,
-            precision=self.config.precision,
-            seed=self.config.seed,
+            device=self.device, precision=self.config.precision, seed=self.config.seed,
             weights=weight_paths,
             options={**spec.options, **self.config.options.get(spec.name, {})},
             workdir=self.store.path_for("work", spec.name),
-            progress=self.reporter.inner,
         )
 
     def _weights_identity(self, spec: UpscalerSpec) -> tuple[dict[str, Path], str]:
@@ -212,13 +233,15 @@ class Bench:
         paths = weights_service.resolve(spec.weights, self.config.weights)
         return paths, content_key({n: file_hash(p) for n, p in sorted(paths.items())})
 
-    # ------------------------------------------------------------------- run
-    def run(self) -> Summary:
-        for stale in self.store.folder.rglob(".tmp-*"):  # left by a killed run
-            stale.unlink(missing_ok=True)
-        self._load_metrics()
-        self._record_setup()
-        groups = self._datasets()
+    def _output_key(self, spec: UpscalerSpec, weights_hash: str, *identity: Any) -> str:
+        return content_key(
+            spec.name, spec.version, weights_hash, self.config.precision, self.config.tile,
+            self.config.seed, {**spec.options, **self.config.options.get(spec.name, {})},
+            *identity,
+        )
+
+    def _plan(self, groups: list[DatasetGroup]) -> list[Job]:
+        jobs: list[Job] = []
         for name in self.config.upscalers:
             spec = self.registry.upscaler(name)
             problem, fix = self._upscaler_problem(spec)
@@ -231,19 +254,204 @@ class Bench:
                 continue
             try:
                 weight_paths, weights_hash = self._weights_identity(spec)
-            except Exception as exc:  # noqa: BLE001 - bad --weights or unreadable file
-                self._skip("upscaler", name, str(exc), weights_service.fix_command(spec.weights))
+                chain = None if spec.mode == "generative" else plan_chain(spec.scales,
+                                                                          self.config.scale)
+            except (ScaleError, weights_service.WeightsMissing, OSError, ValueError) as exc:
+                fix = weights_service.fix_command(spec.weights) if spec.weights else ""
+                self._skip("upscaler", name, str(exc), fix)
                 continue
-            if spec.mode == "generative":
-                self._run_generative(spec, groups, weight_paths, weights_hash)
-            else:
-                self._run_single(spec, groups, weight_paths, weights_hash)
-        for metric in self.metrics.values():
-            metric.close()
-        self.summary.failures = self._failures()
-        self.store.close()
-        return self.summary
+            context = self._context(spec, weight_paths)
+            for group in groups:
+                if not group.lr:
+                    continue
+                job = (self._generative_job(spec, group, context, weights_hash)
+                       if chain is None else
+                       self._single_job(spec, group, context, weights_hash, chain))
+                if job is not None:
+                    jobs.append(job)
+        return jobs
 
+    def _image_path(self, upscaler: str, dataset: str, image_id: str) -> tuple[str, str]:
+        image = self.store.path_for("images", upscaler, dataset, safe_name(image_id) + ".png")
+        side = self.store.path_for("side", upscaler, dataset, safe_name(image_id))
+        return self.store.relative(image), self.store.relative(side)
+
+    def _base_row(self, spec: UpscalerSpec, group: DatasetGroup, image_id: str, chain: str,
+                  weights_hash: str, seed: int) -> dict[str, Any]:
+        return dict(cell_key=content_key(spec.name, group.name), upscaler=spec.name,
+                    upscaler_version=spec.version, mode=spec.mode, dataset=group.name,
+                    domain=group.items[image_id].domain if image_id in group.items
+                    else group.domain, image_id=image_id,
+                    input_hash=group.hashes.get(image_id), scale=self.config.scale,
+                    chain=chain, precision=self.config.precision, seed=seed,
+                    weights_hash=weights_hash, device=self.device)
+
+    def _start_cell(self, spec: UpscalerSpec, group: DatasetGroup, chain: str,
+                    targets: list[Target], total: int) -> str:
+        label = f"{spec.name} · {group.name}"
+        self.cells[label] = dict(cell_key=content_key(spec.name, group.name),
+                                 upscaler=spec.name, dataset=group.name, chain=chain)
+        self.remaining[label] = len(targets)
+        self.reporter.cell_started(label, total)
+        for _ in range(total - len(targets)):
+            self.reporter.item_done(label)
+        if not targets:
+            self._finish_cell(label)
+        return label
+
+    def _reuse(self, key: str, row: Any, group_name: str, image_id: str, hr: HrLoader) -> None:
+        self.summary.reused += 1
+        image = load_image(self.store.folder / row["path"])
+        self._queue_score(Pending(key, group_name, image_id, image, hr))
+
+    def _single_job(self, spec: UpscalerSpec, group: DatasetGroup, context: Context,
+                    weights_hash: str, chain: Any) -> SingleJob | None:
+        keys = {i: self._output_key(spec, weights_hash, group.hashes[i], chain.label())
+                for i in group.lr}
+        done = self.store.done_outputs(keys.values())
+        targets = []
+        for image_id, key in keys.items():
+            hr = group.items[image_id].hr
+            if key in done:
+                self._reuse(key, done[key], group.name, image_id, hr)
+                continue
+            path, side = self._image_path(spec.name, group.name, image_id)
+            targets.append(Target(image_id, key, path, side, lr=group.lr[image_id]))
+            self.rows[key] = self._base_row(spec, group, image_id, chain.label(), weights_hash,
+                                            self.config.seed)
+            self.hr[key] = hr
+        label = self._start_cell(spec, group, chain.label(), targets, len(keys))
+        if not targets:
+            return None
+        return SingleJob(label, spec, context, chain, targets, self.config.tile,
+                         self.config.tile_overlap, self.store.folder)
+
+    def _generative_job(self, spec: UpscalerSpec, group: DatasetGroup, context: Context,
+                        weights_hash: str) -> GenerativeJob | None:
+        sizes = Counter(max(a.shape[:2]) for a in group.lr.values())
+        size = sizes.most_common(1)[0][0] * self.config.scale
+        fit_key = self._output_key(spec, weights_hash, "fit", group.content_hash, size)
+        fit_dir = self.store.relative(
+            self.store.path_for("fits", spec.name, f"{group.name}-{fit_key[:12]}"))
+        count = self.config.generate or len(group.lr)
+        first = self.config.generate_seed
+        keys = {s: self._output_key(spec, weights_hash, fit_key, "seed", s)
+                for s in range(first, first + count)}
+        done = self.store.done_outputs(keys.values())
+        chain = f"generate{size}"
+        targets = []
+        for seed, key in keys.items():
+            image_id = f"seed{seed:04d}"
+            if key in done:
+                self._reuse(key, done[key], group.name, image_id, None)
+                continue
+            path, side = self._image_path(spec.name, group.name, image_id)
+            targets.append(Target(image_id, key, path, side, seed=seed))
+            self.rows[key] = self._base_row(spec, group, image_id, chain, weights_hash, seed)
+            self.hr[key] = None
+        label = self._start_cell(spec, group, chain, targets, count)
+        if not targets:
+            return None
+        fit_cell = content_key("fit", fit_key)
+        fitted = self.store.db.execute(
+            "SELECT 1 FROM cells WHERE cell_key = ? AND status = 'ok'", (fit_cell,)
+        ).fetchone()
+        images = None if fitted else [group.lr[i] for i in sorted(group.lr)]
+        self.cells[label]["fit"] = dict(cell_key=fit_cell, fit_key=fit_key,
+                                        size=size, fit_dir=fit_dir)
+        return GenerativeJob(label, spec, context, size, fit_dir, targets, self.store.folder,
+                             images=images)
+
+    # ------------------------------------------------------------- results
+    def _handle(self, job: Job, event: Event) -> None:
+        if isinstance(event, FitDone):
+            fit = self.cells[job.label]["fit"]
+            if event.files is not None:
+                _unpack(event.files, self.store.folder / fit["fit_dir"])
+            self.store.put_cell(cell_key=fit["cell_key"], upscaler=job.spec.name,
+                                dataset=self.cells[job.label]["dataset"], status="ok",
+                                info={"fit_key": fit["fit_key"], "size": fit["size"],
+                                      "checkpoint": fit["fit_dir"]})
+            return
+        self._record_output(job, event)
+        self.reporter.item_done(job.label)
+        self.remaining[job.label] -= 1
+        if self.remaining[job.label] == 0:
+            self._finish_cell(job.label)
+
+    def _record_output(self, job: Job, result: ItemResult) -> None:
+        target = result.target
+        row = {**self.rows.pop(target.key), "output_key": target.key}
+        if result.error:
+            self.store.put_output(**row, status="failed", reason=result.error,
+                                  seconds=result.seconds, info=result.info)
+            self._note_failure(f"{job.label} {target.image_id}", result.error)
+            return
+        side = dict(result.side_paths)
+        if not result.written:
+            assert result.image is not None
+            save_png(self.store.folder / target.path, result.image)
+            for name, array in result.side_outputs.items():
+                relative = f"{target.side_prefix}__{name}.npy"
+                (self.store.folder / relative).parent.mkdir(parents=True, exist_ok=True)
+                np.save(self.store.folder / relative, np.asarray(array))
+                side[name] = relative
+        self.store.put_output(**row, status="ok", reason=None, path=target.path,
+                              side_outputs=side, info=result.info, tiling=result.tiling,
+                              seconds=result.seconds, peak_memory_mb=result.peak_memory_mb)
+        self.summary.computed += 1
+        image = (from_uint8(result.image) if result.image is not None
+                 else load_image(self.store.folder / target.path))
+        self._queue_score(Pending(target.key, row["dataset"], target.image_id, image,
+                                  self.hr.pop(target.key, None)))
+
+    def _finish_cell(self, label: str) -> None:
+        cell = {k: v for k, v in self.cells[label].items() if k != "fit"}
+        failed = self._every_item_failed(label)
+        self.store.put_cell(**cell, status="failed" if failed else "ok",
+                            reason="every item failed" if failed else None)
+        self.reporter.cell_finished(label)
+
+    def _every_item_failed(self, label: str) -> bool:
+        cell = self.cells[label]
+        row = self.store.db.execute(
+            "SELECT COUNT(*), SUM(status = 'ok') FROM outputs WHERE cell_key = ?",
+            (cell["cell_key"],)).fetchone()
+        return bool(row[0]) and not row[1]
+
+    # -------------------------------------------------------------- scoring
+    def _queue_score(self, pending: Pending) -> None:
+        self.pending.append(pending)
+        self._flush_scores()
+
+    def _flush_scores(self, force: bool = False) -> None:
+        batch = max((m.spec.batch_size for m in self.metrics.values()), default=1)
+        if not self.pending or (not force and len(self.pending) < batch):
+            return
+        pending, self.pending = self.pending, []
+        for name, metric in self.metrics.items():
+            spec = metric.spec
+            keys = [content_key(p.output_key, name, spec.version, spec.options) for p in pending]
+            done = self.store.done_scores(keys)
+            todo = [(k, p) for k, p in zip(keys, pending, strict=True) if k not in done
+                    and (spec.kind == "no-reference" or p.hr is not None)]
+            if not todo:
+                continue
+            references = [p.hr() if spec.kind == "full-reference" and p.hr else None
+                          for _, p in todo]
+            outcomes = score_batch(metric, [p.image for _, p in todo], references)
+            for (score_key, p), outcome in zip(todo, outcomes, strict=True):
+                self.store.put_score(score_key=score_key, output_key=p.output_key, metric=name,
+                                     metric_version=spec.version, value=outcome.value,
+                                     status=outcome.status, reason=outcome.reason,
+                                     seconds=outcome.seconds)
+                if outcome.status == "ok":
+                    self.summary.scores += 1
+                else:
+                    self._note_failure(f"{name} on {p.dataset}/{p.image_id}",
+                                       outcome.reason or "")
+
+    # -------------------------------------------------------------- summary
     def _failures(self) -> list[dict[str, str]]:
         """Every item of the run folder that did not succeed (the database is the truth)."""
         rows = self.store.db.execute(
@@ -257,259 +465,3 @@ class Bench:
         ).fetchall()
         names = ("kind", "upscaler", "dataset", "image_id", "metric", "reason")
         return [dict(zip(names, row, strict=True)) for row in rows]
-
-    def _cell_failed(self, spec: UpscalerSpec, group: DatasetGroup, reason: str,
-                     chain: str = "") -> None:
-        self.store.put_cell(cell_key=content_key(spec.name, group.name), upscaler=spec.name,
-                            dataset=group.name, status="failed", reason=reason, chain=chain)
-        self._note_failure(group.name, "", f"{spec.name}: {reason}")
-
-    def _run_single(self, spec: UpscalerSpec, groups: list[DatasetGroup],
-                    weight_paths: dict[str, Path], weights_hash: str) -> None:
-        try:
-            chain = plan_chain(spec.scales, self.config.scale)
-        except ScaleError as exc:
-            self._skip("upscaler", spec.name, str(exc))
-            return
-        instances: dict[int, Upscaler] = {}
-        context = self._context(spec, weight_paths)
-        try:
-            for group in groups:
-                self._single_cell(spec, group, chain, instances, context, weights_hash)
-        finally:
-            for instance in instances.values():
-                instance.close()
-
-    def _output_key(self, spec: UpscalerSpec, weights_hash: str, *identity: Any) -> str:
-        return content_key(
-            spec.name, spec.version, weights_hash, self.config.precision, self.config.tile,
-            self.config.seed, {**spec.options, **self.config.options.get(spec.name, {})},
-            *identity,
-        )
-
-    def _single_cell(self, spec: UpscalerSpec, group: DatasetGroup, chain: Chain,
-                     instances: dict[int, Upscaler], context: Context,
-                     weights_hash: str) -> None:
-        label = f"{spec.name} · {group.name}"
-        keys = {
-            image_id: self._output_key(spec, weights_hash, group.hashes[image_id], chain.label())
-            for image_id in group.lr
-        }
-        done = self.store.done_outputs(keys.values())
-        self.reporter.cell_started(label, len(keys))
-        pending: list[tuple[str, Item, np.ndarray]] = []
-        for item in group.items:
-            key = keys[item.image_id]
-            if key in done:
-                self.summary.reused += 1
-                pending.append((key, item, load_image(self.store.folder / done[key]["path"])))
-            else:
-                try:
-                    for step in chain.steps:
-                        if step not in instances:
-                            instances[step] = spec.load()(spec, step, context)
-                except Exception as exc:  # noqa: BLE001 - the plugin failed to start
-                    self._cell_failed(spec, group, f"{type(exc).__name__}: {exc}", chain.label())
-                    self.reporter.note(traceback.format_exc(limit=3))
-                    return
-                image = self._single_item(spec, group, item, chain, instances, key,
-                                          weights_hash)
-                if image is not None:
-                    pending.append((key, item, image))
-            if len(pending) >= self._batch_size():
-                self._score(pending)
-                pending = []
-            self.reporter.item_done(label)
-        self._score(pending)
-        self.store.put_cell(cell_key=content_key(spec.name, group.name), upscaler=spec.name,
-                            dataset=group.name, status="ok", chain=chain.label())
-        self.reporter.cell_finished(label)
-
-    def _batch_size(self) -> int:
-        return max((m.spec.batch_size for m in self.metrics.values()), default=1)
-
-    def _single_item(self, spec: UpscalerSpec, group: DatasetGroup, item: Item, chain: Chain,
-                     instances: dict[int, Upscaler], key: str,
-                     weights_hash: str) -> np.ndarray | None:
-        row: dict[str, Any] = dict(
-            output_key=key, cell_key=content_key(spec.name, group.name), upscaler=spec.name,
-            upscaler_version=spec.version, mode=spec.mode, dataset=group.name,
-            domain=item.domain, image_id=item.image_id, input_hash=group.hashes[item.image_id],
-            scale=self.config.scale, chain=chain.label(), precision=self.config.precision,
-            seed=self.config.seed, weights_hash=weights_hash, device=self.device,
-        )
-        start = time.perf_counter()
-        try:
-            result = run_chain(instances, chain, group.lr[item.image_id], self.config.tile,
-                               self.config.tile_overlap,
-                               on_backoff=lambda t: self.reporter.note(
-                                   f"{spec.name}: out of memory, retrying with {t}px tiles"))
-        except Exception as exc:  # noqa: BLE001 - one failed item, the run goes on
-            reason = f"{type(exc).__name__}: {exc}"
-            self.store.put_output(**row, status="failed", reason=reason,
-                                  seconds=time.perf_counter() - start)
-            self._note_failure(group.name, item.image_id, reason)
-            return None
-        seconds = time.perf_counter() - start
-        image8 = to_uint8(result.image)
-        path = self._image_path(spec.name, group.name, item.image_id)
-        save_png(path, image8)
-        side = self._save_side_outputs(spec.name, group.name, item.image_id, result.side_outputs)
-        tiles = [t for t in result.tiles if t is not None]
-        self.store.put_output(**row, status="ok", reason=None, path=self.store.relative(path),
-                              side_outputs=side, info=result.info,
-                              tiling=str(min(tiles)) if tiles else "none", seconds=seconds,
-                              peak_memory_mb=peak_memory_mb(self.device))
-        self.summary.computed += 1
-        return from_uint8(image8)
-
-    def _image_path(self, upscaler: str, dataset: str, image_id: str) -> Path:
-        from ..store import safe_name
-
-        return self.store.path_for("images", upscaler, dataset, safe_name(image_id) + ".png")
-
-    def _save_side_outputs(self, upscaler: str, dataset: str, image_id: str,
-                           outputs: dict[str, np.ndarray]) -> dict[str, str]:
-        from ..store import safe_name
-
-        saved = {}
-        for name, array in outputs.items():
-            path = self.store.path_for("side", upscaler, dataset,
-                                       f"{safe_name(image_id)}__{safe_name(name)}.npy")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(path, np.asarray(array))
-            saved[name] = self.store.relative(path)
-        return saved
-
-    # ------------------------------------------------------------ generative
-    def _run_generative(self, spec: UpscalerSpec, groups: list[DatasetGroup],
-                        weight_paths: dict[str, Path], weights_hash: str) -> None:
-        context = self._context(spec, weight_paths)
-        try:
-            generator: GenerativeUpscaler = spec.load()(spec, context)
-        except Exception as exc:  # noqa: BLE001
-            for group in groups:
-                self._cell_failed(spec, group, f"{type(exc).__name__}: {exc}")
-            return
-        try:
-            for group in groups:
-                self._generative_cell(spec, group, generator, weights_hash)
-        finally:
-            generator.close()
-
-    def _generative_cell(self, spec: UpscalerSpec, group: DatasetGroup,
-                         generator: GenerativeUpscaler, weights_hash: str) -> None:
-        if not group.lr:
-            return
-        sizes = Counter(max(a.shape[:2]) for a in group.lr.values())
-        size = sizes.most_common(1)[0][0] * self.config.scale
-        fit_key = self._output_key(spec, weights_hash, "fit", group.content_hash, size)
-        fit_dir = self.store.path_for("fits", spec.name, f"{group.name}-{fit_key[:12]}")
-        fit_dir.mkdir(parents=True, exist_ok=True)
-        checkpoint = fit_dir / "fitted"
-        fit_cell = content_key("fit", fit_key)
-        label = f"{spec.name} · {group.name}"
-        count = self.config.generate or len(group.lr)
-        seeds = range(self.config.generate_seed, self.config.generate_seed + count)
-        keys = {seed: self._output_key(spec, weights_hash, fit_key, "seed", seed)
-                for seed in seeds}
-        done = self.store.done_outputs(keys.values())
-        self.reporter.cell_started(label, count)
-        try:
-            fitted = self.store.db.execute(
-                "SELECT 1 FROM cells WHERE cell_key = ? AND status = 'ok'", (fit_cell,)
-            ).fetchone()
-            if not fitted:
-                self.reporter.note(f"{spec.name}: fitting on {group.name} ({size}²)")
-                start = time.perf_counter()
-                generator.fit([group.lr[i] for i in sorted(group.lr)], size, checkpoint)
-                self.store.put_cell(cell_key=fit_cell, upscaler=spec.name, dataset=group.name,
-                                    status="ok", info={"fit_key": fit_key, "size": size,
-                                                       "seconds": time.perf_counter() - start,
-                                                       "checkpoint": str(checkpoint)})
-            if len(done) < len(keys):
-                generator.load(checkpoint)
-        except Exception as exc:  # noqa: BLE001
-            self._cell_failed(spec, group, f"fit failed: {type(exc).__name__}: {exc}")
-            return
-        pending: list[tuple[str, Item, np.ndarray]] = []
-        for seed, key in keys.items():
-            image_id = f"seed{seed:04d}"
-            item = Item(image_id=image_id, dataset=group.name, domain=group.domain,
-                        lr=lambda: np.zeros((1, 1, 3), np.float32))
-            if key in done:
-                self.summary.reused += 1
-                pending.append((key, item, load_image(self.store.folder / done[key]["path"])))
-            else:
-                image = self._generate_one(spec, group, generator, seed, size, key, weights_hash)
-                if image is not None:
-                    pending.append((key, item, image))
-            if len(pending) >= self._batch_size():
-                self._score(pending)
-                pending = []
-            self.reporter.item_done(label)
-        self._score(pending)
-        self.store.put_cell(cell_key=content_key(spec.name, group.name), upscaler=spec.name,
-                            dataset=group.name, status="ok", chain=f"generate{size}")
-        self.reporter.cell_finished(label)
-
-    def _generate_one(self, spec: UpscalerSpec, group: DatasetGroup,
-                      generator: GenerativeUpscaler, seed: int, size: int, key: str,
-                      weights_hash: str) -> np.ndarray | None:
-        image_id = f"seed{seed:04d}"
-        row: dict[str, Any] = dict(
-            output_key=key, cell_key=content_key(spec.name, group.name), upscaler=spec.name,
-            upscaler_version=spec.version, mode=spec.mode, dataset=group.name,
-            domain=group.domain, image_id=image_id, scale=self.config.scale,
-            chain=f"generate{size}", precision=self.config.precision, seed=seed,
-            weights_hash=weights_hash, device=self.device,
-        )
-        start = time.perf_counter()
-        try:
-            result = generator.generate(seed, size)
-            from .single import check_output
-
-            result = check_output(result, (size, size), spec.name)
-        except Exception as exc:  # noqa: BLE001
-            reason = f"{type(exc).__name__}: {exc}"
-            self.store.put_output(**row, status="failed", reason=reason)
-            self._note_failure(group.name, image_id, reason)
-            return None
-        seconds = time.perf_counter() - start
-        image8 = to_uint8(result.image)
-        path = self._image_path(spec.name, group.name, image_id)
-        save_png(path, image8)
-        side = self._save_side_outputs(spec.name, group.name, image_id, result.side_outputs)
-        self.store.put_output(**row, status="ok", reason=None, path=self.store.relative(path),
-                              side_outputs=side, info=result.info, tiling="none",
-                              seconds=seconds, peak_memory_mb=peak_memory_mb(self.device))
-        self.summary.computed += 1
-        return from_uint8(image8)
-
-    # --------------------------------------------------------------- scoring
-    def _score(self, pending: list[tuple[str, Item, np.ndarray]]) -> None:
-        if not pending or not self.metrics:
-            return
-        for name, metric in self.metrics.items():
-            spec = metric.spec
-            keys = [content_key(key, name, spec.version, spec.options) for key, _, _ in pending]
-            done = self.store.done_scores(keys)
-            todo = [(k, p) for k, p in zip(keys, pending, strict=True) if k not in done]
-            if spec.kind == "full-reference":
-                todo = [(k, p) for k, p in todo if p[1].hr is not None]
-            if not todo:
-                continue
-            images = [p[2] for _, p in todo]
-            references = [p[1].hr() if spec.kind == "full-reference" and p[1].hr else None
-                          for _, p in todo]
-            for (score_key, (output_key, item, _)), outcome in zip(
-                todo, score_batch(metric, images, references), strict=True
-            ):
-                self.store.put_score(score_key=score_key, output_key=output_key, metric=name,
-                                     metric_version=spec.version, value=outcome.value,
-                                     status=outcome.status, reason=outcome.reason,
-                                     seconds=outcome.seconds)
-                if outcome.status == "ok":
-                    self.summary.scores += 1
-                else:
-                    self._note_failure(item.dataset, item.image_id, outcome.reason or "")
