@@ -1,62 +1,246 @@
-"""The weights service: one cache of verified weight files that every plugin uses."""
+"""The weights service: one cache of verified weight files that every plugin uses.
+
+Plugins declare their files statically (:class:`~srarena.specs.WeightSet`); this package
+finds them in the cache (:mod:`.cache`), downloads them (:mod:`.download`), checks files a
+user supplies (:mod:`.validate`) and loads them without running code (:mod:`.statedict`,
+:mod:`.unpickler`). Importing it imports neither torch nor the HTTP stack.
+
+For a component, :func:`resolve` is the entry point: it returns the paths of the set's
+files, checked, or raises :class:`WeightsMissing` whose message names each file, where it
+comes from and the command that installs it.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..specs import WeightSet
+from .cache import FileStatus, folder, home, known_sha256, sha256_file, status
+from .errors import (
+    ChecksumMismatch,
+    DownloadError,
+    UnknownWeights,
+    UnsafePickle,
+    WeightsError,
+    WeightsInvalid,
+    WeightsMissing,
+)
+
+__all__ = [
+    "ChecksumMismatch",
+    "Declared",
+    "DownloadError",
+    "FileStatus",
+    "UnknownWeights",
+    "UnsafePickle",
+    "WeightsError",
+    "WeightsInvalid",
+    "WeightsMissing",
+    "declared",
+    "find",
+    "fingerprint",
+    "fix_command",
+    "folder",
+    "home",
+    "missing_files",
+    "missing_message",
+    "offline",
+    "overview",
+    "resolve",
+    "status",
+]
+
+_FALSE = {"", "0", "false", "no", "off"}
 
 
-class WeightsMissing(FileNotFoundError):
-    """Weight files are not present; the message names them, their source and the fix."""
-
-
-def home() -> Path:
-    """srarena's per-user data folder (``SRARENA_HOME`` overrides it)."""
-    override = os.environ.get("SRARENA_HOME")
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("srarena", appauthor=False))
-
-
-def folder(weights: WeightSet) -> Path:
-    return home() / "weights" / weights.name
+def offline() -> bool:
+    """Whether the network is off limits (``SRARENA_OFFLINE`` or ``HF_HUB_OFFLINE`` set)."""
+    return any(
+        os.environ.get(var, "").strip().lower() not in _FALSE
+        for var in ("SRARENA_OFFLINE", "HF_HUB_OFFLINE")
+    )
 
 
 def missing_files(weights: WeightSet) -> list[str]:
+    """Declared files of a set that are not in the cache."""
     base = folder(weights)
     return [f.filename for f in weights.files if not (base / f.filename).is_file()]
 
 
+def _manual_only(weights: WeightSet, filenames: list[str]) -> bool:
+    return any(
+        all(s.kind == "manual" for s in wf.sources)
+        for wf in weights.files
+        if wf.filename in filenames
+    )
+
+
 def fix_command(weights: WeightSet) -> str:
-    manual = any(s.kind == "manual" for f in weights.files for s in f.sources)
-    if manual:
+    """The command that installs a set's missing files (``add`` if one needs a browser)."""
+    pending = missing_files(weights) or [wf.filename for wf in weights.files]
+    if _manual_only(weights, pending):
         return f"srarena weights add {weights.name} FILE..."
     return f"srarena weights fetch {weights.name}"
 
 
-def resolve(weights: WeightSet, override: Path | None = None) -> dict[str, Path]:
-    """Paths of a weight set's files, from ``override`` (file or folder) or the cache."""
-    if override is not None:
-        override = Path(override)
-        if override.is_file() and len(weights.files) == 1:
-            return {weights.files[0].filename: override}
-        base = override
+def missing_message(weights: WeightSet, filenames: list[str]) -> str:
+    """What is missing, where each file comes from, and the command that installs it."""
+    base = folder(weights)
+    lines = [f"weights {weights.name!r} are missing {', '.join(filenames)} (in {base})"]
+    for wf in weights.files:
+        if wf.filename not in filenames:
+            continue
+        lines.append(f"  {wf.filename}:")
+        lines.extend(f"    from {source.describe()}" for source in wf.sources)
+    add = f"srarena weights add {weights.name} FILE..."
+    if _manual_only(weights, filenames):
+        lines.append(f"download by hand from the page above, then run `{add}`")
+    elif offline():
+        lines.append(
+            f"offline mode (SRARENA_OFFLINE/HF_HUB_OFFLINE) downloads nothing: run "
+            f"`srarena weights fetch {weights.name}` with the network allowed, or download the "
+            f"file elsewhere and run `{add}`"
+        )
     else:
-        base = folder(weights)
-    paths = {f.filename: base / f.filename for f in weights.files}
-    absent = [name for name, p in paths.items() if not p.is_file()]
+        lines.append(f"install with `srarena weights fetch {weights.name}`")
+    return "\n".join(lines)
+
+
+def resolve(weights: WeightSet, override: Path | None = None) -> dict[str, Path]:
+    """Paths of a weight set's files, from ``override`` (file or folder) or the cache.
+
+    An override is checked by the set's validator (once per file version per process). A
+    cached file is checked against its declared or recorded sha256, which costs a re-hash
+    only when the file changed since it was recorded. Raises :class:`WeightsMissing`
+    (absent files, with the fix), :class:`ChecksumMismatch` or :class:`WeightsInvalid`.
+    """
+    from . import validate
+
+    if override is not None:
+        return validate.check_override(weights, Path(override))
+    absent = missing_files(weights)
     if absent:
-        sources = "; ".join(
-            f"{f.filename}: {', '.join(s.describe() for s in f.sources)}"
-            for f in weights.files
-            if f.filename in absent
-        )
-        raise WeightsMissing(
-            f"weights {weights.name!r} missing {', '.join(absent)} (from {sources}); "
-            f"install with `{fix_command(weights)}`"
-        )
+        raise WeightsMissing(missing_message(weights, absent))
+    paths: dict[str, Path] = {}
+    for wf in weights.files:
+        state = validate.check(weights, wf)
+        if state.state == "mismatch":
+            raise ChecksumMismatch(
+                f"{state.path}: {state.describe()}; reinstall with `{fix_command(weights)}`"
+            )
+        if state.state == "invalid":
+            raise WeightsInvalid(
+                f"{state.path}: {state.describe()}; reinstall with `{fix_command(weights)}`"
+            )
+        paths[wf.filename] = state.path
     return paths
+
+
+_hashes: dict[tuple[str, int, int], str] = {}
+
+
+def fingerprint(paths: Mapping[str, Path]) -> str:
+    """One sha256 naming a set of weight files by content (for keying results).
+
+    Uses the cache's records where they cover a file and hashes other files once per
+    process and file version.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(paths):
+        path = Path(paths[name])
+        sha = known_sha256(path)
+        if sha is None:
+            stat = path.stat()
+            key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+            sha = _hashes.get(key) or _hashes.setdefault(key, sha256_file(path))
+        digest.update(f"{name}\0{sha}\n".encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class Declared:
+    """A weight set as the installed plugins declare it, and who uses it."""
+
+    weights: WeightSet
+    users: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+def declared(registry: Any = None) -> dict[str, Declared]:
+    """Every weight set declared by a registered upscaler or metric, by set name.
+
+    Two components may share a set by declaring the same one; a different declaration
+    under a taken name is listed in ``conflicts`` and ignored.
+    """
+    if registry is None:
+        from ..plugins import get_registry
+
+        registry = get_registry()
+    sets: dict[str, Declared] = {}
+    for kind, table in (("upscaler", registry.upscalers), ("metric", registry.metrics)):
+        for name in sorted(table):
+            ws = getattr(table[name], "weights", None)
+            if ws is None:
+                continue
+            entry = sets.setdefault(ws.name, Declared(ws))
+            user = f"{kind}:{name}"
+            (entry.users if entry.weights == ws else entry.conflicts).append(user)
+    return dict(sorted(sets.items()))
+
+
+def find(name: str, registry: Any = None) -> WeightSet:
+    """A weight set by its name, or by the name of the component that uses it."""
+    sets = declared(registry)
+    if name in sets:
+        return sets[name].weights
+    users = [entry.weights for entry in sets.values()
+             if any(user.split(":", 1)[1] == name for user in entry.users)]
+    if len(users) == 1:
+        return users[0]
+    known = ", ".join(sets) or "none (no installed plugin declares weights)"
+    raise UnknownWeights(
+        f"no weight set named {name!r}; declared: {known}. See `srarena weights list`."
+    )
+
+
+def overview(names: list[str] | None = None, rehash: bool = False) -> list[dict[str, Any]]:
+    """One row per declared file: set, users, licence, size, state, sources, fix.
+
+    ``names`` limits the rows to those sets (or components); by default every declared
+    set. Without ``rehash`` states come from the records alone (fast); with it every
+    present file is hashed and checked (:func:`validate.verify`).
+    """
+    from . import validate
+
+    sets = declared()
+    chosen = [find(name) for name in names] if names else [d.weights for d in sets.values()]
+    rows = []
+    for ws in chosen:
+        entry = sets.get(ws.name, Declared(ws))
+        states = validate.verify(ws) if rehash else status(ws)
+        for wf, st in zip(ws.files, states, strict=True):
+            rows.append(
+                {
+                    "weights": ws.name,
+                    "users": entry.users,
+                    "conflicts": entry.conflicts,
+                    "licence": ws.licence,
+                    "file": st.filename,
+                    "path": str(st.path),
+                    "size": st.size if st.size is not None else wf.size,
+                    "state": st.state,
+                    "ok": st.ok,
+                    "detail": st.describe(),
+                    "sha256": st.sha256,
+                    "declared_sha256": wf.sha256,
+                    "sources": [s.describe() for s in wf.sources],
+                    "installed_from": st.source,
+                    "fix": "" if st.ok else fix_command(ws),
+                }
+            )
+    return rows

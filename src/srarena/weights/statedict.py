@@ -2,21 +2,58 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import pickle
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .errors import UnsafePickle, WeightsInvalid
 
-def load_state(path: str | Path) -> Any:
-    """Load a checkpoint without executing code: safetensors, or torch with ``weights_only``."""
+
+def is_safetensors(path: str | Path) -> bool:
+    """Whether a file is safetensors, judged by its header (its name may be temporary)."""
     path = Path(path)
     if path.suffix == ".safetensors":
+        return True
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    return 2 <= int.from_bytes(head[:8], "little") <= path.stat().st_size - 8
+
+
+def load_state(path: str | Path, allow: Iterable[Any] = ()) -> Any:
+    """Load a checkpoint without executing code: safetensors, or torch with ``weights_only``.
+
+    ``allow`` names extra classes or functions that torch's weights-only loader may accept
+    (``torch.serialization.safe_globals``), for checkpoints that store e.g. numpy scalars.
+    A refused checkpoint raises :class:`UnsafePickle` saying which global was refused.
+    """
+    path = Path(path)
+    if is_safetensors(path):
         from safetensors.torch import load_file
 
         return load_file(str(path))
     import torch
 
-    return torch.load(path, map_location="cpu", weights_only=True)
+    from .unpickler import first_line
+
+    allowed = list(allow)
+    context = torch.serialization.safe_globals(allowed) if allowed else contextlib.nullcontext()
+    try:
+        with context:
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a file that is not a checkpoint
+        if not isinstance(exc, pickle.UnpicklingError) or "weights only" not in str(exc).lower():
+            raise WeightsInvalid(
+                f"{path}: not a readable torch checkpoint ({type(exc).__name__}: {exc})"
+            ) from exc
+        raise UnsafePickle(
+            f"{path}: torch's safe loader refused it ({first_line(exc)}). srarena never "
+            "unpickles code; a checkpoint that holds other objects than tensors needs its "
+            "plugin to allow those classes, or a conversion to safetensors"
+        ) from exc
 
 
 def shapes(state: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -48,3 +85,27 @@ def diff_shapes(
             more = f" … and {len(entries) - limit} more" if len(entries) > limit else ""
             problems.append(f"{title} ({len(entries)}): " + "; ".join(shown) + more)
     return problems
+
+
+def check_state_file(
+    path: str | Path,
+    expected: Mapping[str, tuple[int, ...]],
+    unwrap: Sequence[str] = (),
+    allow: Iterable[Any] = (),
+) -> list[str]:
+    """Problems of a checkpoint file against an architecture's key->shape map.
+
+    ``unwrap`` lists top-level keys that may hold the state dict (e.g. ``("params_ema",
+    "params")``); the first present is used. The usual body of a weight-set validator.
+    """
+    try:
+        state = load_state(path, allow)
+    except (UnsafePickle, WeightsInvalid) as exc:
+        return [str(exc)]
+    if not isinstance(state, Mapping):
+        return [f"not a state dict: the file holds a {type(state).__name__}"]
+    for key in unwrap:
+        if isinstance(state.get(key), Mapping):
+            state = state[key]
+            break
+    return diff_shapes(expected, shapes(state))

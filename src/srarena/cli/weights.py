@@ -1,0 +1,213 @@
+"""``srarena weights``: list, fetch, add, verify and locate the weight files plugins need."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+weights_app = typer.Typer(
+    name="weights",
+    help="Weight files: what each plugin needs, download, add by hand, verify, locate.",
+    no_args_is_help=True,
+)
+
+_COLOURS = {"verified": "green", "recorded": "green", "missing": "yellow", "partial": "yellow",
+            "unchecked": "yellow", "mismatch": "red", "invalid": "red"}
+_TOFU_NOTE = (
+    "recorded: the plugin publishes no sha256 for this file, so srarena recorded the sha256 of "
+    "the first copy installed (trust on first use) and checks every later use against it."
+)
+
+
+def _fail(exc: Exception, code: int = 1) -> typer.Exit:
+    typer.secho(f"error: {exc}", fg="red", err=True)
+    return typer.Exit(code)
+
+
+def _find(name: str) -> Any:
+    from .. import weights
+
+    try:
+        return weights.find(name)
+    except weights.UnknownWeights as exc:
+        raise _fail(exc, 2) from None
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def _status_table(title: str, rows: list[dict[str, Any]]) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("weight set", "used by", "file", "size", "status", "source"):
+        table.add_column(column)
+    for row in rows:
+        colour = _COLOURS[row["state"]]
+        status = f"[{colour}]{row['state']}[/]: {escape(row['detail'])}"
+        if row.get("fix"):
+            status += f"\nfix: [bold]{row['fix']}[/]"
+        table.add_row(
+            row["weights"],
+            "\n".join(row.get("users", ())),
+            row["file"],
+            _size(row["size"]),
+            status,
+            row.get("installed_from") or "\n".join(row.get("sources", ())),
+        )
+    return table
+
+
+def _progress() -> Any:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+
+
+def _fetch_one(ws: Any, progress: Any) -> list[Any]:
+    from ..weights import download
+
+    tasks: dict[str, Any] = {}
+
+    def report(label: str, done: int, total: int | None) -> None:
+        if label not in tasks:
+            tasks[label] = progress.add_task(f"{ws.name}/{label}", total=total, completed=done)
+        else:
+            progress.update(tasks[label], completed=done, total=total)
+
+    return download.fetch(ws, report)
+
+
+@weights_app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")):
+    """What each installed plugin needs, what is present, and whether it is verified."""
+    from rich.console import Console
+
+    from .. import weights
+
+    rows = weights.overview()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    console = Console()
+    if not rows:
+        console.print("No installed plugin declares weight files.")
+        return
+    console.print(_status_table(f"srarena weights (cache: {weights.home() / 'weights'})", rows))
+    for row in rows:
+        if row["conflicts"]:
+            console.print(f"[red]warning[/]: {', '.join(row['conflicts'])} declare a different "
+                          f"weight set under the taken name {row['weights']!r}; ignored")
+    if any(row["state"] == "recorded" for row in rows):
+        console.print(_TOFU_NOTE)
+
+
+@weights_app.command("fetch")
+def fetch(
+    names: list[str] = typer.Argument(None, help="Weight sets (or components) to download."),
+    all_: bool = typer.Option(False, "--all", help="Every weight set installed plugins declare."),
+):
+    """Download weight files, resuming interrupted downloads and checking their sha256."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from .. import weights
+
+    if all_ == bool(names):
+        raise _fail(ValueError("give weight set names or --all (not both)"), 2)
+    sets = [d.weights for d in weights.declared().values()] if all_ else list(map(_find, names))
+    failed = 0
+    console = Console(stderr=True)
+    with _progress() as progress:
+        for ws in sets:
+            try:
+                results = _fetch_one(ws, progress)
+            except weights.WeightsError as exc:
+                failed += 1
+                progress.console.print(f"[red]{ws.name}[/]: {escape(str(exc))}", soft_wrap=True)
+                continue
+            for st in results:
+                progress.console.print(
+                    f"[green]{ws.name}/{st.filename}[/]: {st.state} ({st.describe()})"
+                )
+    if failed:
+        console.print(f"[red]{failed} of {len(sets)} weight set(s) are not installed[/]")
+        raise typer.Exit(1)
+
+
+@weights_app.command("add")
+def add(
+    name: str = typer.Argument(..., help="Weight set (or component) the files belong to."),
+    files: list[Path] = typer.Argument(..., help="Downloaded files, or a folder holding them."),
+):
+    """Install files downloaded by hand, after checking them against the architecture."""
+    from .. import weights
+    from ..weights import validate
+
+    ws = _find(name)
+    try:
+        results = validate.add(ws, files)
+    except weights.WeightsError as exc:
+        raise _fail(exc) from None
+    for st in results:
+        typer.echo(f"{ws.name}/{st.filename}: installed, sha256 {st.sha256} ({st.describe()})")
+
+
+@weights_app.command("verify")
+def verify(
+    names: list[str] = typer.Argument(None, help="Weight sets to check (default: all)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+):
+    """Re-hash installed files and compare them with their declared or recorded sha256."""
+    from rich.console import Console
+
+    from .. import weights
+
+    try:
+        rows = weights.overview(names or None, rehash=True)
+    except weights.UnknownWeights as exc:
+        raise _fail(exc, 2) from None
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        Console().print(_status_table("srarena weights verify", rows))
+    if any(row["state"] in ("mismatch", "invalid") for row in rows):
+        raise typer.Exit(1)
+
+
+@weights_app.command("path")
+def path(name: str = typer.Argument(..., help="Weight set (or component).")):
+    """Print the cache folder of a weight set."""
+    from .. import weights
+
+    typer.echo(str(weights.folder(_find(name))))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(weights_app, name="weights")

@@ -1,0 +1,252 @@
+"""The cache: where weight files live, the manifest of their sha256, and atomic installs.
+
+Each weight set has a folder ``<home>/weights/<set name>/`` holding its files under their
+declared names, a manifest (``.srarena-manifest.json``) that records the sha256, size and
+modification time of every installed file, and, while a download is under way, a
+``<file>.part``. A file only ever takes its final name through ``os.replace`` after its
+checksum was checked, so the cache never holds a half-written file under a real name.
+
+A file whose declaration publishes no sha256 is trusted on first use: the sha256 of the
+first installed copy is recorded and every later check compares against that record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ..specs import WeightFile, WeightSet
+
+MANIFEST = ".srarena-manifest.json"
+PART_SUFFIX = ".part"
+CHUNK = 1 << 20
+
+State = Literal[
+    "missing", "partial", "verified", "recorded", "unchecked", "mismatch", "invalid"
+]
+OK_STATES = ("verified", "recorded")
+STATE_HELP: dict[str, str] = {
+    "missing": "not installed",
+    "partial": "an interrupted download; fetch resumes it",
+    "verified": "sha256 matches the plugin's declaration",
+    "recorded": "no published sha256: trusted on first use, matches the sha256 recorded then",
+    "unchecked": "present but not checked since it changed or was placed by hand; run verify",
+    "mismatch": "sha256 differs from the expected one; fetch or add it again",
+    "invalid": "does not fit the architecture; fetch or add the right file",
+}
+
+
+def home() -> Path:
+    """srarena's per-user data folder (``SRARENA_HOME`` overrides it)."""
+    override = os.environ.get("SRARENA_HOME")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("srarena", appauthor=False))
+
+
+def folder(weights: WeightSet) -> Path:
+    """The cache folder of one weight set."""
+    return home() / "weights" / weights.name
+
+
+def part_path(weights: WeightSet, filename: str) -> Path:
+    """Where an unfinished download of ``filename`` accumulates."""
+    return folder(weights) / (filename + PART_SUFFIX)
+
+
+def sha256_file(path: Path, progress: Callable[[int], None] | None = None) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks; ``progress(n)`` after each chunk."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            if progress is not None:
+                progress(len(chunk))
+    return digest.hexdigest()
+
+
+# --- manifest -------------------------------------------------------------------------------
+
+
+def read_manifest(base: Path) -> dict[str, dict[str, Any]]:
+    """The records of a set folder, by file name (empty when absent or unreadable)."""
+    try:
+        data = json.loads((base / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    return files if isinstance(files, dict) else {}
+
+
+def _write_manifest(base: Path, files: dict[str, dict[str, Any]]) -> None:
+    payload = json.dumps({"format": 1, "files": files}, indent=2, sort_keys=True)
+    atomic_write_text(base / MANIFEST, payload + "\n")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a small text file through a temporary sibling and ``os.replace``."""
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def record(base: Path, filename: str, sha256: str, source: str) -> dict[str, Any]:
+    """Record an installed file's sha256 with its current size and modification time."""
+    stat = (base / filename).stat()
+    entry = {
+        "sha256": sha256,
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "source": source,
+        "installed": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    files = read_manifest(base)
+    previous = files.get(filename)
+    if previous and previous.get("sha256") == sha256:
+        entry["installed"] = previous.get("installed", entry["installed"])
+        entry["source"] = previous.get("source", source)
+    files[filename] = entry
+    _write_manifest(base, files)
+    return entry
+
+
+def _stat_matches(path: Path, entry: dict[str, Any] | None) -> bool:
+    if not entry:
+        return False
+    stat = path.stat()
+    return stat.st_size == entry.get("size") and stat.st_mtime_ns == entry.get("mtime_ns")
+
+
+def known_sha256(path: Path) -> str | None:
+    """The recorded sha256 of ``path`` if its folder's manifest matches the file as it is."""
+    path = Path(path)
+    entry = read_manifest(path.parent).get(path.name)
+    try:
+        return entry["sha256"] if entry and _stat_matches(path, entry) else None
+    except OSError:
+        return None
+
+
+# --- installing -----------------------------------------------------------------------------
+
+
+def copy_to_part(source: Path, part: Path) -> str:
+    """Copy ``source`` to ``part`` (flushed to disk) and return the copy's sha256."""
+    digest = hashlib.sha256()
+    part.parent.mkdir(parents=True, exist_ok=True)
+    with open(source, "rb") as src, open(part, "wb") as out:
+        while chunk := src.read(CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest()
+
+
+def install(weights: WeightSet, filename: str, part: Path, sha256: str, source: str) -> Path:
+    """Give a checked ``.part`` its final name atomically and record its sha256."""
+    base = folder(weights)
+    final = base / filename
+    os.replace(part, final)
+    record(base, filename, sha256, source)
+    return final
+
+
+def discard(part: Path) -> None:
+    """Delete an unusable partial file, and its set folder if that leaves it empty."""
+    with contextlib.suppress(FileNotFoundError):
+        part.unlink()
+    with contextlib.suppress(OSError):
+        part.parent.rmdir()
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """Where one declared file stands in the cache."""
+
+    weights: str
+    filename: str
+    path: Path
+    state: State
+    sha256: str | None = None
+    expected: str | None = None
+    size: int | None = None
+    source: str = ""
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.state in OK_STATES
+
+    def describe(self) -> str:
+        text = STATE_HELP[self.state]
+        return f"{text} ({self.detail})" if self.detail else text
+
+
+def file_status(weights: WeightSet, wf: WeightFile, rehash: bool = False) -> FileStatus:
+    """The state of one file; with ``rehash`` the sha256 is computed from the bytes.
+
+    Without ``rehash`` only the manifest is read: a file whose size and modification time
+    still match its record has the recorded sha256, any other present file is
+    ``unchecked``. With ``rehash`` a matching file's record is refreshed, and a file with
+    neither a declared sha256 nor a record is recorded now (trust on first use).
+    """
+    base = folder(weights)
+    path = base / wf.filename
+    common = dict(weights=weights.name, filename=wf.filename, path=path, expected=wf.sha256)
+    if not path.is_file():
+        part = base / (wf.filename + PART_SUFFIX)
+        if part.is_file():
+            size = part.stat().st_size
+            return FileStatus(**common, state="partial", size=size, detail=f"{size} bytes so far")
+        return FileStatus(**common, state="missing", size=wf.size)
+    entry = read_manifest(base).get(wf.filename)
+    size = path.stat().st_size
+    source = entry.get("source", "") if entry else ""
+    if not rehash:
+        if not _stat_matches(path, entry):
+            detail = "changed since it was installed" if entry else "not installed by srarena"
+            return FileStatus(**common, state="unchecked", size=size, source=source, detail=detail)
+        assert entry is not None
+        sha = entry["sha256"]
+    else:
+        sha = sha256_file(path)
+    reference = wf.sha256 or (entry or {}).get("sha256")
+    if reference is None:
+        return FileStatus(
+            **common, state="unchecked", sha256=sha, size=size, detail="no sha256 to compare"
+        )
+    if sha != reference:
+        where = "declared" if wf.sha256 else "recorded at install"
+        return FileStatus(
+            **common, state="mismatch", sha256=sha, size=size, source=source,
+            detail=f"{where} {reference[:12]}…, file has {sha[:12]}…",
+        )
+    if rehash and not _stat_matches(path, entry):
+        record(base, wf.filename, sha, source or "placed by hand")
+    state: State = "verified" if wf.sha256 else "recorded"
+    return FileStatus(**common, state=state, sha256=sha, size=size, source=source)
+
+
+def status(weights: WeightSet, rehash: bool = False) -> list[FileStatus]:
+    """The state of every file of a set (see :func:`file_status`)."""
+    return [file_status(weights, wf, rehash=rehash) for wf in weights.files]
