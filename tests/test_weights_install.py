@@ -230,7 +230,7 @@ def test_fingerprint_follows_content(env):
 def test_declared_sets_and_lookup_by_component(env):
     sets = W.declared()
     assert sets["tiny-weights"].users == ["upscaler:tiny-sr", "metric:tiny-iqa"]
-    assert W.find("tiny-sr") is env.tiny or W.find("tiny-sr") == env.tiny
+    assert W.find("tiny-sr") == env.tiny and W.find("tiny-iqa") == env.tiny
     assert W.find("pair-weights") == env.pair
     with pytest.raises(W.UnknownWeights, match="declared: pair-weights, tiny-weights"):
         W.find("nope")

@@ -111,7 +111,7 @@ def test_network_objects_map_to_srarena_stubs(monkeypatch):
 
     def _reconstruct_persistent_obj(meta):  # what the official code does: exec the source
         executed.append(meta)
-        exec(meta["module_src"])  # noqa: S102 - must never be reached
+        exec(meta["module_src"])  # must never be reached
 
     fake = types.ModuleType("torch_utils.persistence")
     fake._reconstruct_persistent_obj = _reconstruct_persistent_obj

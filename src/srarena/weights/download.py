@@ -103,7 +103,7 @@ def download(
         if have:
             headers["Range"] = f"bytes={have}-"
         try:
-            response = urllib.request.urlopen(  # noqa: S310 - scheme checked above
+            response = urllib.request.urlopen(
                 urllib.request.Request(url, headers=headers), timeout=limit
             )
         except urllib.error.HTTPError as exc:
@@ -152,10 +152,6 @@ def download(
 # --- fetching a weight set ------------------------------------------------------------------
 
 
-def _sources_text(wf: WeightFile) -> str:
-    return "; ".join(source.describe() for source in wf.sources)
-
-
 def fetch_file(
     weights: WeightSet, wf: WeightFile, progress: Progress | None = None
 ) -> cache.FileStatus:
@@ -166,7 +162,6 @@ def fetch_file(
     if not urls:
         raise WeightsMissing(missing_message(weights, [wf.filename]))
     base = cache.folder(weights)
-    base.mkdir(parents=True, exist_ok=True)
     part = cache.part_path(weights, wf.filename)
     recorded = cache.read_manifest(base).get(wf.filename, {}).get("sha256")
     reference = wf.sha256 or recorded
@@ -203,10 +198,10 @@ def fetch_file(
         base.rmdir()  # only succeeds when nothing was left in it
     if len(failures) == 1:
         raise failures[0]
-    kind = ChecksumMismatch if any(isinstance(f, ChecksumMismatch) for f in failures) else (
-        DownloadError)
-    raise kind(f"{weights.name}/{wf.filename}: every source failed:\n  - "
-               + "\n  - ".join(str(f) for f in failures))
+    mismatch = any(isinstance(f, ChecksumMismatch) for f in failures)
+    kind = ChecksumMismatch if mismatch else DownloadError
+    lines = "\n  - ".join(str(f) for f in failures)
+    raise kind(f"{weights.name}/{wf.filename}: every source failed:\n  - {lines}")
 
 
 def _check(

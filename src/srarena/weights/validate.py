@@ -25,9 +25,12 @@ def run_validator(weights: WeightSet, filename: str, path: Path) -> list[str]:
         return [f"{path} is empty"]
     if not weights.validator:
         return []
-    check = load_factory(weights.validator)
     try:
-        return [str(problem) for problem in check(filename, path)]
+        validator = load_factory(weights.validator)
+    except (ImportError, AttributeError, ValueError) as exc:
+        return [f"the validator {weights.validator} of {weights.name} cannot be loaded: {exc}"]
+    try:
+        return [str(problem) for problem in validator(filename, path)]
     except WeightsError as exc:
         return [str(exc)]
     except Exception as exc:  # noqa: BLE001 - a file that cannot even be read does not fit
@@ -42,7 +45,7 @@ def check(weights: WeightSet, wf: WeightFile, rehash: bool = False) -> cache.Fil
     on first use); if it does not fit, its state is ``invalid`` with the problems.
     """
     current = cache.file_status(weights, wf, rehash=rehash)
-    if current.state == "unchecked":
+    if current.state == "unchecked" and current.sha256 is None:
         current = cache.file_status(weights, wf, rehash=True)
     if current.state != "unchecked":
         return current
