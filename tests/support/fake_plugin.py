@@ -30,6 +30,7 @@ def srarena_register_upscalers(register):
                           side_outputs=("kernel",)))
     register(UpscalerSpec(name="fake-slow", factory=f"{__name__}:Slow", scales=(2, 4)))
     register(UpscalerSpec(name="fake-broken", factory=f"{__name__}:Broken", scales=(2,)))
+    register(UpscalerSpec(name="fake-crash", factory=f"{__name__}:Crashing", scales=(2,)))
     register(UpscalerSpec(name="fake-gen", factory=f"{__name__}:Generator",
                           mode="generative"))
 
@@ -108,3 +109,15 @@ class Noise(Dataset):
             lr = hr[::2, ::2].copy()
             yield Item(image_id=f"img{index:03d}", dataset="noise", domain="Test",
                        lr=lambda lr=lr: lr, hr=lambda hr=hr: hr)
+
+
+class Crashing(Upscaler):
+    """Kills its worker process the first ``crashes`` times (counted in ``crash_file``)."""
+
+    def upscale(self, image):
+        counter = Path(self.context.options["crash_file"])
+        crashes = int(counter.read_text()) if counter.exists() else 0
+        if crashes < int(self.context.options["crashes"]):
+            counter.write_text(str(crashes + 1))
+            os._exit(1)
+        return np.repeat(np.repeat(image, self.scale, 0), self.scale, 1)

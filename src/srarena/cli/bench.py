@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -39,6 +40,10 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(
             None, "--out", help="Run folder (default: runs/<derived from the options>)."
         ),
+        executor: str = typer.Option("local", "--executor", help="local or ray."),
+        address: str | None = typer.Option(
+            None, "--address", help="Ray cluster: auto or HOST:PORT (default: start one here)."
+        ),
     ) -> None:
         """Run upscalers on datasets, write SR images and every score into a run folder.
 
@@ -47,7 +52,8 @@ def register(app: typer.Typer) -> None:
         code = run_bench(
             all_upscalers=all_upscalers, upscalers=upscaler, datasets=dataset, metrics=metric,
             scale=scale, device=device, precision=precision, tile=tile, seed=seed,
-            weights=weights, generate=generate, options=option, out=out,
+            weights=weights, generate=generate, options=option, out=out, executor=executor,
+            address=address,
         )
         raise typer.Exit(code)
 
@@ -74,6 +80,7 @@ def run_bench(
     *, all_upscalers: bool, upscalers: list[str], datasets: list[str], metrics: list[str],
     scale: int, device: str, precision: str, tile: int | None, seed: int,
     weights: Path | None, generate: int | None, options: list[str], out: Path | None,
+    executor: str = "local", address: str | None = None,
 ) -> int:
     """Build the configuration, run it with rich progress, print the closing summary."""
     from rich.console import Console
@@ -110,8 +117,11 @@ def run_bench(
         identity = config.to_json()
         out = Path("runs") / f"bench-x{scale}-{content_key(identity)[:10]}"
     console.print(f"run folder: [bold]{out}[/]")
+    runner = _executor(executor, address, console)
+    if runner is None:
+        return 2
     with RichReporter(console) as reporter:
-        bench = Bench(registry, config, out, reporter)
+        bench = Bench(registry, config, out, reporter, runner)
         try:
             summary = bench.run()
         except KeyboardInterrupt:
@@ -119,3 +129,20 @@ def run_bench(
             return 130
     print_summary(console, out, summary)
     return summary.exit_code
+
+
+def _executor(name: str, address: str | None, console: Any) -> Any:
+    """The executor named on the command line, or None (after saying why) if unusable."""
+    from ..engine.executors import LocalExecutor
+
+    if name == "local":
+        return LocalExecutor()
+    if name != "ray":
+        console.print(f"[red]error:[/] unknown executor {name!r}: use local or ray")
+        return None
+    try:
+        from ..engine.ray_executor import RayExecutor
+    except ImportError:
+        console.print("[red]error:[/] the ray executor needs Ray: pip install 'srarena[ray]'")
+        return None
+    return RayExecutor(address=address)

@@ -81,14 +81,6 @@ def array_hash(image: np.ndarray) -> str:
     return digest.hexdigest()[:32]
 
 
-def file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class Bench:
     """Runs a :class:`BenchConfig` against a registry into a run folder."""
 
@@ -231,7 +223,7 @@ class Bench:
         if spec.weights is None:
             return {}, ""
         paths = weights_service.resolve(spec.weights, self.config.weights)
-        return paths, content_key({n: file_hash(p) for n, p in sorted(paths.items())})
+        return paths, weights_service.fingerprint(paths)
 
     def _output_key(self, spec: UpscalerSpec, weights_hash: str, *identity: Any) -> str:
         return content_key(
@@ -256,7 +248,7 @@ class Bench:
                 weight_paths, weights_hash = self._weights_identity(spec)
                 chain = None if spec.mode == "generative" else plan_chain(spec.scales,
                                                                           self.config.scale)
-            except (ScaleError, weights_service.WeightsMissing, OSError, ValueError) as exc:
+            except (ScaleError, weights_service.WeightsError, OSError, ValueError) as exc:
                 fix = weights_service.fix_command(spec.weights) if spec.weights else ""
                 self._skip("upscaler", name, str(exc), fix)
                 continue
