@@ -147,3 +147,10 @@ def test_command_module_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_detail_lists_every_pair(cli):
+    result = cli("analyze", "--study", "-m", "maniqa", "--detail", "--bootstrap", "0")
+    assert result.exit_code == 0
+    assert "All pairwise per-image tests" in result.output
+    assert result.output.count("mann-whitney") >= 14 * 7  # 7 of 10 pairs involve a GAN

@@ -217,7 +217,14 @@ def _print_tests(m: MetricAnalysis, console: Console, detail: bool) -> None:
                       fmt(effect, 3), verdict)
     console.print(table)
     if detail:
-        _print_frame(pairwise, "All pairwise per-image tests", console)
+        table = _table("All pairwise per-image tests", ["dataset", "technique", "other", "test",
+                                                        "n", "p (Holm)", "effect", "better",
+                                                        "note"])
+        for r in pairwise.itertuples(index=False):
+            n = str(r.n1) if r.test == "wilcoxon" else f"{r.n1}+{r.n2}"
+            table.add_row(r.dataset, r.technique, r.other, r.test, n, fmt_p(r.p_holm),
+                          fmt(r.effect, 3), r.better or "–", r.note)
+        console.print(table)
 
     f = m.friedman.iloc[0]
     summary = (f"Friedman over {f['datasets']} datasets × {f['techniques']} techniques: "
@@ -237,13 +244,6 @@ def _print_tests(m: MetricAnalysis, console: Console, detail: bool) -> None:
     console.print(table)
     console.print("[dim]techniques sharing a CD-group letter are not significantly different "
                   "(Nemenyi)[/]")
-
-
-def _print_frame(frame: pd.DataFrame, title: str, console: Console) -> None:
-    table = _table(title, [str(c) for c in frame.columns])
-    for row in frame.itertuples(index=False):
-        table.add_row(*(fmt(v) for v in row))
-    console.print(table)
 
 
 def _print_verdict(verdict: pd.DataFrame, console: Console) -> None:
