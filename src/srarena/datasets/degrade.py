@@ -1,0 +1,231 @@
+"""Blur kernels and the blur-then-decimate degradation ``LR = (HR * k)↓s``.
+
+Conventions (``docs/datasets.md`` has the full account):
+
+- A kernel is a (K, K) array of non-negative weights summing to 1, **applied by
+  correlation** (not flipped), in HR pixels. Its side K has the parity of the scale, so its
+  centre falls on the point the LR pixel samples: LR pixel ``i`` is centred on HR
+  coordinate ``i * s + (s - 1) / 2``, the centre of its ``s x s`` block (KernelGAN's and
+  the BlindSR dataset generator's alignment: bicubic upsampling of the LR lines up with
+  the HR).
+- Gaussian kernels are sampled at pixel centres from ``exp(-x^T S^-1 x / 2)`` with
+  ``S = R(theta) diag(sigma_1^2, sigma_2^2) R(theta)^T``; ``theta`` is the angle of the
+  ``sigma_1`` axis from the image x axis (columns, rightwards) towards the y axis (rows,
+  downwards). The support reaches at least 3 sigma unless a size is given.
+- Borders are handled by symmetric reflection (``d c b a | a b c d``), as
+  ``scipy.ndimage.correlate``'s default ``reflect`` mode.
+
+The DIV2KRK protocol (Bell-Kligler, Shocher, Irani, "Blind Super-Resolution Kernel
+Estimation using an Internal-GAN", NeurIPS 2019, section 5), as srarena implements it:
+one random x2 kernel per image, an anisotropic Gaussian with "lengths"
+``sigma_1, sigma_2 ~ U(0.6, 5)`` (read as standard deviations, as DAN's reimplementation of
+this "setting 2" does) and angle ``theta ~ U(-pi, pi)``, on DIV2KRK's 11 x 11
+support (here 12 x 12, the even grid centred on the x2 sample point, see above), times
+uniform multiplicative noise ``1 + U(-0.25, 0.25)`` per weight, then normalised to sum to
+1. For x4 the paper uses the analytic x4 kernel of the x2 kernel (the degradation applied
+twice); srarena extends this to any power of two: the x(2^n) kernel is
+``k * k↑2 * k↑4 * ... * k↑2^(n-1)`` (``k↑d``: k dilated by d), exactly the x2
+degradation applied n times (12 x 12 at x2, 34 x 34 at x4, 78 x 78 at x8).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DIV2KRK_SIGMA = (0.6, 5.0)
+DIV2KRK_NOISE = 0.25
+DIV2KRK_BASE_SIZE = 12
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A blur kernel for one scale, with the parameters that made it."""
+
+    weights: np.ndarray
+    scale: int
+    kind: str
+    params: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return int(self.weights.shape[0])
+
+
+def _check_scale(scale: int) -> None:
+    if not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
+        raise ValueError(f"scale must be a positive integer, not {scale!r}")
+
+
+def kernel_size(scale: int, sigma: float) -> int:
+    """The smallest side with the parity of ``scale`` whose half-width reaches 3 sigma."""
+    _check_scale(scale)
+    half = max(1, math.ceil(3.0 * sigma))
+    return 2 * half + 1 if scale % 2 else 2 * half + 2
+
+
+def gaussian(
+    scale: int,
+    sigma_1: float,
+    sigma_2: float | None = None,
+    theta: float = 0.0,
+    size: int | None = None,
+) -> np.ndarray:
+    """A normalised Gaussian kernel (isotropic when ``sigma_2`` is None) for ``scale``."""
+    sigma_2 = sigma_1 if sigma_2 is None else sigma_2
+    if sigma_1 <= 0 or sigma_2 <= 0:
+        raise ValueError("Gaussian standard deviations must be positive")
+    size = kernel_size(scale, max(sigma_1, sigma_2)) if size is None else size
+    if size < 1 or (size - scale) % 2:
+        raise ValueError(f"kernel side {size} must have the parity of the scale {scale}")
+    coords = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
+    x = coords[None, :]
+    y = coords[:, None]
+    c, s = math.cos(theta), math.sin(theta)
+    along = c * x + s * y
+    across = -s * x + c * y
+    weights = np.exp(-0.5 * ((along / sigma_1) ** 2 + (across / sigma_2) ** 2))
+    return weights / weights.sum()
+
+
+def with_noise(weights: np.ndarray, amplitude: float, rng: np.random.Generator) -> np.ndarray:
+    """Multiply each weight by ``1 + U(-amplitude, amplitude)`` and renormalise."""
+    if not 0.0 <= amplitude < 1.0:
+        raise ValueError(f"kernel noise amplitude must be in [0, 1), not {amplitude}")
+    noisy = weights * (1.0 + rng.uniform(-amplitude, amplitude, size=weights.shape))
+    return noisy / noisy.sum()
+
+
+def dilate(weights: np.ndarray, factor: int) -> np.ndarray:
+    """Insert ``factor - 1`` zeros between the taps: the kernel of ``k`` at a coarser grid."""
+    size = weights.shape[0]
+    out = np.zeros((factor * (size - 1) + 1,) * 2)
+    out[::factor, ::factor] = weights
+    return out
+
+
+def full_convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Full 2-D convolution of two small kernels."""
+    from scipy.signal import fftconvolve
+
+    out = np.clip(fftconvolve(a, b, mode="full"), 0.0, None)
+    return out / out.sum()
+
+
+def compose_x2(base: np.ndarray, scale: int) -> np.ndarray:
+    """The kernel of applying the x2 degradation with ``base`` log2(scale) times, in one step."""
+    if scale < 2 or scale & (scale - 1):
+        raise ValueError(f"composition of x2 steps reaches powers of two only, not x{scale}")
+    total = base
+    factor = 2
+    while factor < scale:
+        total = full_convolve(total, dilate(base, factor))
+        factor *= 2
+    return total
+
+
+def isotropic(scale: int, sigma: float, size: int | None = None) -> Kernel:
+    """A fixed isotropic Gaussian kernel."""
+    return Kernel(gaussian(scale, sigma, size=size), scale, "iso", {"sigma": float(sigma)})
+
+
+def random_isotropic(
+    scale: int, rng: np.random.Generator, sigma_range: tuple[float, float] | None = None
+) -> Kernel:
+    """Isotropic Gaussian, ``sigma ~ U(sigma_range)``; default ``(0.2, scale)``.
+
+    The default range extends the usual "setting 1" of blind SR (IKC, DAN: sigma in
+    [0.2, 2.0] at x2, [0.2, 3.0] at x3, [0.2, 4.0] at x4) to any scale.
+    """
+    low, high = sigma_range if sigma_range is not None else (0.2, float(scale))
+    sigma = float(rng.uniform(low, high))
+    return Kernel(gaussian(scale, sigma), scale, "iso", {"sigma": sigma})
+
+
+def random_anisotropic(
+    scale: int,
+    rng: np.random.Generator,
+    sigma_range: tuple[float, float] | None = None,
+    noise: float = 0.0,
+) -> Kernel:
+    """Anisotropic Gaussian with random axes and angle, optionally with multiplicative noise.
+
+    ``sigma_1, sigma_2 ~ U(sigma_range)`` (default DIV2KRK's x2 range scaled with the
+    scale: ``(0.3 * scale, 2.5 * scale)``), ``theta ~ U(-pi, pi)``.
+    """
+    low, high = sigma_range if sigma_range is not None else (0.3 * scale, 2.5 * scale)
+    sigma_1, sigma_2 = (float(v) for v in rng.uniform(low, high, size=2))
+    theta = float(rng.uniform(-math.pi, math.pi))
+    weights = gaussian(scale, sigma_1, sigma_2, theta)
+    if noise:
+        weights = with_noise(weights, noise, rng)
+    params = {"sigma_1": sigma_1, "sigma_2": sigma_2, "theta": theta, "noise": float(noise)}
+    return Kernel(weights, scale, "aniso", params)
+
+
+def random_div2krk(
+    scale: int,
+    rng: np.random.Generator,
+    sigma_range: tuple[float, float] = DIV2KRK_SIGMA,
+    noise: float = DIV2KRK_NOISE,
+) -> Kernel:
+    """A DIV2KRK kernel (module docstring): random noisy x2 kernel, composed up to ``scale``."""
+    sigma_1, sigma_2 = (float(v) for v in rng.uniform(*sigma_range, size=2))
+    theta = float(rng.uniform(-math.pi, math.pi))
+    base = gaussian(2, sigma_1, sigma_2, theta, size=DIV2KRK_BASE_SIZE)
+    if noise:
+        base = with_noise(base, noise, rng)
+    weights = compose_x2(base, scale)
+    params = {"sigma_1": sigma_1, "sigma_2": sigma_2, "theta": theta, "noise": float(noise)}
+    return Kernel(weights, scale, "div2krk", params)
+
+
+def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
+    """Crop the bottom and right edges so both sides are multiples of ``scale``."""
+    h, w = image.shape[:2]
+    return image[: h - h % scale, : w - w % scale]
+
+
+def blur_downsample(
+    image: np.ndarray, weights: np.ndarray, scale: int, method: str = "auto"
+) -> np.ndarray:
+    """``(image * k)↓scale`` for an (H, W, C) float image with H, W multiples of ``scale``.
+
+    Returns float32 (H/scale, W/scale, C) clipped to [0, 1] (the kernels are non-negative
+    and sum to 1; the clip removes round-off). ``method``: ``direct`` computes only the kept
+    samples (cheap for small kernels), ``fft`` correlates the whole image by FFT then
+    decimates (cheap for large kernels); ``auto`` picks direct when K^2 <= 16 s^2. Both give
+    the same values to float64 round-off.
+    """
+    _check_scale(scale)
+    h, w = image.shape[:2]
+    if h % scale or w % scale or h == 0 or w == 0:
+        raise ValueError(f"image of {h}x{w} is not a positive multiple of the scale {scale}")
+    size = weights.shape[0]
+    if weights.ndim != 2 or weights.shape[1] != size or (size - scale) % 2:
+        raise ValueError(f"kernel must be square with the parity of the scale {scale}")
+    if method == "auto":
+        method = "direct" if size * size <= 16 * scale * scale else "fft"
+    pad = max(0, (size - scale) // 2)
+    start = (scale - size) // 2 + pad
+    planes = image if image.ndim == 3 else image[..., None]
+    padded = np.pad(planes.astype(np.float64), ((pad, pad), (pad, pad), (0, 0)), mode="symmetric")
+    if method == "direct":
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size), axis=(0, 1))
+        out = np.einsum("ijckl,kl->ijc", windows[start::scale, start::scale], weights)
+    elif method == "fft":
+        from scipy.signal import fftconvolve
+
+        blurred = fftconvolve(padded, weights[::-1, ::-1, None], mode="valid", axes=(0, 1))
+        out = blurred[start::scale, start::scale]
+    else:
+        raise ValueError(f"method must be auto, direct or fft, not {method!r}")
+    out = np.clip(out[: h // scale, : w // scale], 0.0, 1.0).astype(np.float32)
+    return out if image.ndim == 3 else out[..., 0]
+
+
+def quantise(image: np.ndarray) -> np.ndarray:
+    """Round to 8 bits and back, as if saved to an 8-bit PNG and read again."""
+    return (np.rint(np.clip(image, 0.0, 1.0) * 255.0) / 255.0).astype(np.float32)

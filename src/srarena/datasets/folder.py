@@ -1,0 +1,58 @@
+"""Any folder of LR images: ``folder:PATH[?name=NAME&domain=DOMAIN]``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+from ..components import Dataset, Item
+from ..imageio import load_image
+from ..specs import DatasetSpec
+from .files import IMAGE_EXTENSIONS, DatasetError, find_images, parse_argument
+
+UNKNOWN_DOMAIN = "unknown"
+
+
+class FolderDataset(Dataset):
+    """Every image under a folder (recursively), as one dataset of one domain.
+
+    Dataset name: the folder's name unless ``name=`` is given; domain: ``unknown`` unless
+    ``domain=`` is given. Images are read when an item's ``lr()`` is called, so a broken
+    file raises :class:`~srarena.imageio.ImageError` for that item only.
+    """
+
+    OPTIONS = {
+        "name": "dataset name, default the folder's name",
+        "domain": f"domain of its images, default {UNKNOWN_DOMAIN!r}",
+    }
+
+    def __init__(self, spec: DatasetSpec, argument: str | None = None) -> None:
+        super().__init__(spec, argument)
+        self.root, options = parse_argument(argument, self.OPTIONS, spec.name)
+        self.name = options.get("name") or self.root.name or "dataset"
+        self.domain = options.get("domain") or UNKNOWN_DOMAIN
+
+    def items(self) -> Iterator[Item]:
+        images = find_images(self.root)
+        if not images:
+            raise DatasetError(
+                f"{self.spec.name}: no image files under {self.root} "
+                f"(extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})"
+            )
+        for image_id, path in images:
+            yield Item(
+                image_id=image_id,
+                dataset=self.name,
+                domain=self.domain,
+                lr=partial(load_image, path),
+                source=str(path),
+            )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "root": str(self.root),
+            "name": self.name,
+            "domain": self.domain,
+        }
