@@ -16,6 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 @app.callback()
@@ -33,6 +34,7 @@ def _root(
 COMMAND_MODULES = (
     "plugins_cmd",
     "bench",
+    "analyze",
     "upscale",
     "score",
     "export",

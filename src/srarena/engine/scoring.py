@@ -67,7 +67,7 @@ def score_batch(
 
 def _value(metric: Metric, value: float, seconds: float) -> ScoreOutcome:
     value = float(value)
-    if not np.isfinite(value):
+    if np.isnan(value):  # +inf is a valid PSNR (identical images); NaN never is
         return ScoreOutcome(None, "failed", f"{metric.spec.name} returned {value}", seconds)
     return ScoreOutcome(value, "ok", None, seconds)
 

@@ -1,0 +1,104 @@
+"""The commands end to end: bench on a folder of good, awkward and broken files; upscale;
+score; export; and the Python API."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+import srarena
+from srarena.cli import _install_commands, app
+
+_install_commands()
+runner = CliRunner()
+
+
+def make_folder(root):
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(root / "rgb.png")
+    Image.fromarray(rng.integers(0, 256, (24, 24), dtype=np.uint8)).save(root / "grey.png")
+    Image.fromarray(rng.integers(0, 256, (24, 24, 4), dtype=np.uint8)).save(root / "alpha.png")
+    sixteen = (rng.integers(0, 65536, (24, 24), dtype=np.uint16))
+    Image.fromarray(sixteen).save(root / "deep.png")
+    (root / "empty.png").write_bytes(b"")
+    (root / "text.png").write_text("not an image")
+    data = (root / "rgb.png").read_bytes()
+    (root / "truncated.png").write_bytes(data[: len(data) // 2])
+    (root / ".hidden.png").write_bytes(data)
+    (root / "notes.txt").write_text("ignored")
+
+
+def test_bench_on_a_folder_with_broken_and_awkward_images(tmp_path):
+    make_folder(tmp_path / "mixed")
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["bench", "-u", "bicubic", "-d", str(tmp_path / "mixed"),
+                                 "-m", "psnr", "--scale", "2", "--out", str(out)])
+    assert result.exit_code == 1, result.output  # broken inputs are failures
+    run = srarena.open_run(out)
+    inputs = run.inputs().set_index("image_id")
+    assert set(inputs.index) == {"rgb", "grey", "alpha", "deep", "empty", "text", "truncated"}
+    good = inputs[inputs.status == "ok"]
+    assert set(good.index) == {"rgb", "grey", "alpha", "deep"}
+    bad = inputs[inputs.status == "failed"]
+    assert bad.reason.str.len().gt(0).all()
+    outputs = run.outputs()
+    assert set(outputs.image_id) == set(good.index) and (outputs.status == "ok").all()
+    assert "Failed items" in result.output and "truncated" in result.output
+
+
+def test_upscale_writes_png(tmp_path):
+    source = tmp_path / "in.png"
+    Image.fromarray(np.full((10, 12, 3), 128, np.uint8)).save(source)
+    result = runner.invoke(app, ["upscale", "-u", "bicubic", "--scale", "4", str(source),
+                                 str(tmp_path / "out.png")])
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "out.png").size == (48, 40)
+    result = runner.invoke(app, ["upscale", "-u", "nearest", "--scale", "2", str(source),
+                                 str(source), str(tmp_path / "folder")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "folder" / "in_x2.png").is_file()
+
+
+def test_score_json_and_refusal(tmp_path):
+    rng = np.random.default_rng(3)
+    hr = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    Image.fromarray(hr).save(tmp_path / "a.png")
+    Image.fromarray(hr).save(tmp_path / "ref.png")
+    Image.fromarray(hr[:8, :8]).save(tmp_path / "tiny.png")
+    result = runner.invoke(app, ["score", "-m", "psnr", "-m", "ssim", str(tmp_path / "a.png"),
+                                 "-r", str(tmp_path / "ref.png"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert {r["metric"]: r["value"] for r in rows} == {"psnr": float("inf"), "ssim": 1.0}
+    result = runner.invoke(app, ["score", "-m", "ssim", str(tmp_path / "tiny.png"),
+                                 "-r", str(tmp_path / "tiny.png"), "--format", "json"])
+    assert result.exit_code == 1
+    (row,) = json.loads(result.stdout)
+    assert row["status"] == "refused" and "11" in row["reason"]
+
+
+def test_export_csv_and_parquet_and_open_run(tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["bench", "-u", "nearest", "-m", "psnr", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Leaderboard" in result.output
+    import pandas as pd
+
+    for fmt, reader in (("csv", pd.read_csv), ("parquet", pd.read_parquet)):
+        result = runner.invoke(app, ["export", str(out), "--format", fmt])
+        assert result.exit_code == 0, result.output
+        scores = reader(out / "export" / f"scores.{fmt}")
+        assert len(scores) == 6 and set(scores.metric) == {"psnr"}
+    frame = srarena.open_run(out).scores()
+    assert list(frame.columns[:7]) == ["domain", "dataset", "upscaler", "mode", "image_id",
+                                       "metric", "value"]
+    assert frame.domain.nunique() >= 4
+
+
+def test_unknown_names_are_usage_errors(tmp_path):
+    result = runner.invoke(app, ["bench", "-u", "no-such", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "no upscaler named 'no-such'" in result.output
