@@ -176,7 +176,14 @@ class Bench:
         described = []
         for text in self.config.datasets:
             dataset = open_dataset(text, self.registry)
-            described.append(dataset.describe())
+            description = dataset.describe()
+            described.append(description)
+            made_at = description.get("scale")
+            if made_at and made_at != self.config.scale:
+                self.reporter.note(
+                    f"[yellow]note[/] {text} was degraded at x{made_at} but the bench runs at "
+                    f"x{self.config.scale}: full-reference metrics will refuse its outputs "
+                    f"(use --scale {made_at})")
             for item in dataset.items():
                 group = groups.setdefault(item.dataset, DatasetGroup(item.dataset, item.domain))
                 row = {"dataset": item.dataset, "image_id": item.image_id, "domain": item.domain,
