@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "upscale",
     "score",
     "export",
+    "new_plugin",
     "weights",
 )
 
