@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 EXTRAS="plots,parquet"
-if [ "${1:-}" = "test" ]; then EXTRAS="$EXTRAS,test"; fi
+if [ "${1:-}" = "test" ]; then EXTRAS="$EXTRAS,test,ray"; fi
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 
