@@ -92,8 +92,14 @@ def print_summary(console: Console, folder: Path, summary: Summary) -> None:
     run = Run.open(folder)
     frame = leaderboard(run)
     if not frame.empty:
-        console.print(leaderboard_table(frame, run.metric_directions(),
-                                        "Leaderboard (mean over all images)"))
+        table = leaderboard_table(frame, run.metric_directions(),
+                                  "Leaderboard (mean over all images)")
+        metrics = run.meta().get("metrics", {})
+        notes = [f"{name}: {info['protocol']}" for name, info in metrics.items()
+                 if name in frame.columns and info.get("protocol")]
+        console.print(table)
+        for note in notes:
+            console.print(f"  [dim]{note}[/]")
     console.print(f"computed {summary.computed} outputs, reused {summary.reused}, "
                   f"{summary.scores} new scores")
     if summary.skipped:

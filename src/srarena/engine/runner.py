@@ -133,6 +133,10 @@ class Bench:
                 json.dumps(record, indent=2, default=str) + "\n")
         self.store.set_meta("metric_directions",
                             {name: m.spec.higher_is_better for name, m in self.metrics.items()})
+        self.store.set_meta("metrics", {
+            name: {"kind": m.spec.kind, "higher_is_better": m.spec.higher_is_better,
+                   "protocol": m.spec.protocol, "version": m.spec.version}
+            for name, m in self.metrics.items()})
 
     def _skip(self, kind: str, name: str, reason: str, fix: str = "") -> None:
         self.summary.skipped.append({"kind": kind, "name": name, "reason": reason, "fix": fix})
