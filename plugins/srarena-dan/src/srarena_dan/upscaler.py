@@ -1,0 +1,108 @@
+"""The srarena upscaler running DAN at one native scale, as the official ``inference.py`` does.
+
+Pre-processing: the official script reads 8-bit RGB and divides by 255 (float32); srarena
+hands the same values. No padding, normalisation or self-ensemble. The SR of the last loop
+is the result. Post-processing (option ``quantize``, on by default): clamp to [0, 1], times
+255, round half to even, 8 bits — what the official script writes to PNG and what the study
+chained from x2 to x4.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from srarena.components import Context, InputRefused, Upscaler, UpscaleResult
+from srarena.specs import UpscalerSpec
+from srarena.weights import WeightsMissing, folder, missing_message
+
+from .checkpoint import load_network
+from .config import Variant, variant
+
+ARCH_OPTIONS = ("nf", "nb", "ng", "loop")
+
+
+def configured_variant(spec: UpscalerSpec, scale: int, options: dict[str, Any]) -> Variant:
+    """The official configuration of ``spec`` at ``scale``.
+
+    ``nf``/``nb``/``ng``/``loop`` options replace the official network settings (only for
+    checkpoints trained with other settings, as the official options files allow).
+    """
+    version, setting = spec.options["version"], int(spec.options["setting"])
+    for key in ("version", "setting"):
+        if key in options and str(options[key]) != str(spec.options[key]):
+            raise ValueError(
+                f"{spec.name} is DAN{version} setting {setting}; option {key}={options[key]} "
+                "belongs to another upscaler (dan-v1, dan-v2, dan-v1-setting2, dan-v2-setting2)"
+            )
+    chosen = variant(version, setting, scale)
+    changes = {key: int(options[key]) for key in ARCH_OPTIONS if key in options}
+    return dataclasses.replace(chosen, **changes)
+
+
+class DANUpscaler(Upscaler):
+    """DANv1 or DANv2 at one scale; side outputs: the estimated kernel and its PCA code."""
+
+    def __init__(self, spec: UpscalerSpec, scale: int, context: Context) -> None:
+        super().__init__(spec, scale, context)
+        if context.precision != "fp32":
+            raise ValueError(f"{spec.name} runs in fp32 only, not {context.precision}")
+        self.variant = configured_variant(spec, scale, context.options)
+        self.quantize = bool(context.options.get("quantize", True))
+        self.device = torch.device(context.device)
+        checkpoint = self._weight_path(self.variant.checkpoint)
+        pca = self._weight_path(self.variant.pca_file, required=False)
+        net, from_pca = load_network(self.variant, checkpoint, pca)
+        self.net = net.to(self.device)
+        self.info = {
+            "model": self.variant.label,
+            "checkpoint": self.variant.checkpoint,
+            "loops": self.variant.loop,
+            "buffers_from_pca_file": from_pca,
+            "kernel": "PCA reconstruction of the estimated code (code @ P^T)"
+            if self.variant.version == "v1"
+            else "Estimator output (softmax over k*k)",
+        }
+
+    def _weight_path(self, filename: str, required: bool = True) -> Path | None:
+        """A file of the weight set: from ``context.weights``, else the weights cache."""
+        if filename in self.context.weights:
+            return Path(self.context.weights[filename])
+        if self.spec.weights is not None:
+            cached = folder(self.spec.weights) / filename
+            if cached.is_file():
+                return cached
+            if required:
+                raise WeightsMissing(missing_message(self.spec.weights, [filename]))
+        elif required:
+            raise WeightsMissing(f"{self.spec.name} needs {filename}")
+        return None
+
+    def upscale(self, image: np.ndarray) -> UpscaleResult:
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise InputRefused(f"DAN takes RGB images (H, W, 3), got shape {image.shape}")
+        chw = np.ascontiguousarray(np.asarray(image, dtype=np.float32).transpose(2, 0, 1))
+        lr = torch.from_numpy(chw)[None].to(self.device)
+        with torch.inference_mode():
+            out = self.net.unroll(lr, progress=self.context.progress)
+        sr = out.sr[0].float().cpu().numpy().transpose(1, 2, 0)
+        if self.quantize:
+            levels = np.round(np.clip(sr, 0.0, 1.0) * np.float32(255.0)).astype(np.uint8)
+            sr = levels.astype(np.float32) / np.float32(255.0)
+        return UpscaleResult(
+            image=np.ascontiguousarray(sr, dtype=np.float32),
+            side_outputs={
+                "kernel": out.kernel[0].float().cpu().numpy(),
+                "kernel_code": out.code[0].float().cpu().numpy(),
+            },
+            info=dict(self.info),
+        )
+
+    def close(self) -> None:
+        self.net.to("cpu")
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
