@@ -1,0 +1,143 @@
+"""Checkpoint files: the official FastGAN layout, and the LPIPS VGG16 trunk file.
+
+Official training writes ``all_<iter>.pth`` = ``{'g', 'd', 'g_ema', 'opt_g', 'opt_d'}``: the
+live generator and discriminator state dicts (keys prefixed ``module.`` by DataParallel), the
+EMA generator parameters as a plain list in ``Generator.parameters()`` order and the two Adam
+states; ``<iter>.pth`` = ``{'g', 'd'}`` holds the EMA parameters with the live buffers, which
+is what the official ``eval.py`` generates from. srarena writes ``all_<iter>.pth`` in the same
+layout plus a ``'srarena'`` entry (configuration and RNG states, for exact resumption) that
+official code ignores. Everything is loaded with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PREFIX = "module."
+ALL_RE = re.compile(r"^all_(\d+)\.pth$")
+EMA_RE = re.compile(r"^(\d+)\.pth$")
+
+# torchvision VGG16 ``features`` indices of the 13 convolutions and their (out, in) channels
+VGG_CONVS = {0: (64, 3), 2: (64, 64), 5: (128, 64), 7: (128, 128), 10: (256, 128),
+             12: (256, 256), 14: (256, 256), 17: (512, 256), 19: (512, 512), 21: (512, 512),
+             24: (512, 512), 26: (512, 512), 28: (512, 512)}
+VGG_FILENAME = "vgg16-397923af.pth"
+VGG_SHA256_PREFIX = "397923af"
+
+
+def load_trusted(path: str | Path) -> Any:
+    """Load a checkpoint without executing code (``weights_only=True``)."""
+    from srarena.weights.statedict import load_state
+
+    return load_state(path)
+
+
+def strip_prefix(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop DataParallel's leading ``module.`` from every key that has it."""
+    return {k[len(PREFIX):] if k.startswith(PREFIX) else k: v for k, v in state.items()}
+
+
+def add_prefix(state: Mapping[str, Any]) -> dict[str, Any]:
+    return {PREFIX + k: v for k, v in state.items()}
+
+
+def iteration_of(path: Path) -> int | None:
+    """The iteration in an ``all_<n>.pth`` or ``<n>.pth`` file name."""
+    match = ALL_RE.match(path.name) or EMA_RE.match(path.name)
+    return int(match.group(1)) if match else None
+
+
+def latest(folder: Path, pattern: re.Pattern[str] = ALL_RE) -> Path | None:
+    """The file of ``folder`` matching ``pattern`` with the highest iteration."""
+    if not folder.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := pattern.match(p.name))]
+    return max(found)[1] if found else None
+
+
+def find(checkpoint: Path) -> Path:
+    """The file to generate from: ``checkpoint`` itself, or its newest ``all_``/``<n>.pth``."""
+    if checkpoint.is_file():
+        return checkpoint
+    chosen = latest(checkpoint) or latest(checkpoint, EMA_RE)
+    if chosen is None:
+        raise FileNotFoundError(f"no FastGAN checkpoint (all_<iter>.pth or <iter>.pth) in "
+                                f"{checkpoint}")
+    return chosen
+
+
+def generator_config(state: Mapping[str, Any]) -> dict[str, int]:
+    """``ngf``, ``nz`` and ``im_size`` of a generator state dict (keys without prefix)."""
+    weight = state["init.init.0.weight_orig"]  # ConvTranspose2d(nz, 32 * ngf, 4)
+    if weight.shape[1] % 32:
+        raise ValueError(f"init layer has {weight.shape[1]} channels, not a multiple of 32")
+    im_size = 1024 if "feat_1024.1.weight_orig" in state else (
+        512 if "feat_512.1.weight_orig" in state else 256)
+    return {"ngf": weight.shape[1] // 32, "nz": weight.shape[0], "im_size": im_size}
+
+
+def load_generator(path: Path) -> tuple[Any, dict[str, Any]]:
+    """The EMA generator of an official or srarena checkpoint file, loaded strictly.
+
+    From ``all_<iter>.pth`` the ``g`` state is loaded and its parameters replaced by the
+    ``g_ema`` list, which gives exactly the ``g`` of the official ``<iter>.pth``.
+    """
+    import torch
+
+    from .arch import Generator
+
+    data = load_trusted(path)
+    if not isinstance(data, dict) or "g" not in data:
+        raise ValueError(f"{path} is not a FastGAN checkpoint (no 'g' entry)")
+    state = strip_prefix(data["g"])
+    config = generator_config(state)
+    generator = Generator(ngf=config["ngf"], nz=config["nz"], im_size=config["im_size"])
+    generator.load_state_dict(state, strict=True)
+    ema = data.get("g_ema")
+    if ema is not None:
+        params = list(generator.parameters())
+        if len(ema) != len(params):
+            raise ValueError(f"{path}: g_ema has {len(ema)} tensors, the generator "
+                             f"{len(params)} parameters")
+        with torch.no_grad():
+            for param, value in zip(params, ema, strict=True):
+                if tuple(value.shape) != tuple(param.shape):
+                    raise ValueError(f"{path}: g_ema shape {tuple(value.shape)} does not fit "
+                                     f"{tuple(param.shape)}")
+                param.copy_(value)
+    extra = data.get("srarena", {})
+    info = {"iteration": iteration_of(path), "ema": ema is not None, **config,
+            "fit": extra.get("config", {}) if isinstance(extra, dict) else {}}
+    return generator, info
+
+
+def vgg_shapes() -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    for index, (cout, cin) in VGG_CONVS.items():
+        shapes[f"features.{index}.weight"] = (cout, cin, 3, 3)
+        shapes[f"features.{index}.bias"] = (cout,)
+    return shapes
+
+
+def validate(filename: str, path: Path) -> list[str]:
+    """WeightSet validator for the VGG16 trunk: torchvision's hash prefix, then the shapes."""
+    from srarena.weights.statedict import diff_shapes, shapes
+
+    problems = []
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if not digest.hexdigest().startswith(VGG_SHA256_PREFIX):
+        problems.append(f"{filename}: sha256 {digest.hexdigest()[:16]}… does not start with "
+                        f"{VGG_SHA256_PREFIX} (torchvision's check for {VGG_FILENAME})")
+    try:
+        state = load_trusted(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is a problem to report
+        return problems + [f"cannot read {path.name}: {type(exc).__name__}: {exc}"]
+    found = {k: v for k, v in shapes(state).items() if k.startswith("features.")}
+    return problems + diff_shapes(vgg_shapes(), found)

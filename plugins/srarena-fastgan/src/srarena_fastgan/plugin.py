@@ -1,0 +1,71 @@
+"""Registers the ``fastgan`` generative upscaler and its LPIPS VGG16 weights (no torch here)."""
+
+from __future__ import annotations
+
+from srarena.hookspecs import hookimpl
+from srarena.specs import Resources, Source, UpscalerSpec, WeightFile, WeightSet
+
+SRARENA_API = 1
+
+OFFICIAL_CODE = "https://github.com/odegeasslbc/FastGAN-pytorch"
+VGG16_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
+
+# Official defaults (train.py / eval.py); the engine overrides them per run.
+OPTIONS: dict[str, object] = {
+    "iterations": 50000,  # train.py --iter: iterations 0..50000
+    "batch_size": 8,
+    "ngf": 64,
+    "ndf": 64,
+    "nz": 256,
+    "policy": "color,translation",
+    "save_interval": 5000,
+    "generation": "ema-eval",  # or "official": training-mode batches as eval.py
+    "eval_batch": 16,  # eval.py --batch, used by generation="official"
+}
+
+LPIPS_VGG16 = WeightSet(
+    name="fastgan-lpips-vgg16",
+    files=(
+        WeightFile(
+            filename="vgg16-397923af.pth",
+            sources=(Source(kind="https", url=VGG16_URL),),
+        ),
+    ),
+    licence=(
+        "no explicit licence: torchvision (BSD-3-Clause) publishes its ImageNet weights noting "
+        "they may carry terms from the training data (ImageNet: non-commercial research)"
+    ),
+    description=(
+        "VGG16 trunk of the LPIPS reconstruction loss FastGAN trains with; needed by fit only. "
+        "torchvision checks that the file's sha256 starts with 397923af, and so does srarena."
+    ),
+    validator="srarena_fastgan.checkpoint:validate",
+)
+
+
+@hookimpl
+def srarena_register_upscalers(register):
+    register(
+        UpscalerSpec(
+            name="fastgan",
+            factory="srarena_fastgan.upscaler:FastGANUpscaler",
+            mode="generative",
+            description=(
+                "FastGAN (Liu et al., ICLR 2021): a few-shot unconditional GAN trained on the "
+                "dataset's LR images resized (bilinear) to the target size, then sampled from "
+                "seeds. Not paired with the inputs."
+            ),
+            input_range=(-1.0, 1.0),
+            tiling="unsupported",
+            fp16=False,
+            bf16=False,
+            weights=LPIPS_VGG16,
+            licence=(
+                "plugin code MIT (independent reimplementation); official FastGAN code GPL-3.0; "
+                "LPIPS linear heads BSD-2-Clause (lpips package); VGG16 weights: see weights"
+            ),
+            url=OFFICIAL_CODE,
+            resources=Resources(gpus=1.0, memory_gb=24.0),
+            options=dict(OPTIONS),
+        )
+    )

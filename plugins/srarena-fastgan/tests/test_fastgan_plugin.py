@@ -1,0 +1,87 @@
+"""Registration, official checkpoint layout and the VGG16 validator."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from srarena_fastgan import checkpoint as ckpt  # noqa: E402
+from srarena_fastgan.arch import Generator  # noqa: E402
+
+
+def test_registration_imports_no_torch():
+    code = ("import sys, srarena_fastgan.plugin as p; assert 'torch' not in sys.modules; "
+            "specs = []; p.srarena_register_upscalers(specs.append); "
+            "assert specs[0].name == 'fastgan' and specs[0].mode == 'generative'; "
+            "assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_registry_lists_fastgan():
+    from srarena.plugins import build_registry
+
+    spec = build_registry().upscaler("fastgan")
+    assert spec.mode == "generative" and spec.weights.name == "fastgan-lpips-vgg16"
+    assert spec.options["iterations"] == 50000 and spec.options["batch_size"] == 8
+    assert not spec.fp16 and not spec.bf16
+
+
+def test_official_all_checkpoint_loads_ema_generator(fg):
+    path = fg.fixtures / "all_0.pth"
+    data = ckpt.load_trusted(path)
+    assert set(data) == {"g", "d", "g_ema", "opt_g", "opt_d"}
+    assert all(k.startswith("module.") for k in (*data["g"], *data["d"]))
+    generator, info = ckpt.load_generator(path)
+    assert info == {"iteration": 0, "ema": True, "ngf": 4, "nz": 16, "im_size": 256, "fit": {}}
+    params = list(generator.parameters())
+    assert len(params) == len(data["g_ema"])
+    for param, ema in zip(params, data["g_ema"], strict=True):
+        assert torch.equal(param, ema.float())
+    live = ckpt.strip_prefix(data["g"])
+    assert not torch.equal(generator.state_dict()["to_big.weight_orig"],
+                           live["to_big.weight_orig"].float())  # EMA, not the live weights
+    # buffers (BN statistics, spectral-norm vectors) come from 'g', as in <iter>.pth
+    assert torch.equal(generator.state_dict()["init.init.1.running_var"],
+                       live["init.init.1.running_var"].float())
+
+
+def test_official_eval_layout_and_folder_lookup(tmp_path):
+    generator = Generator(ngf=4, nz=16, im_size=512)
+    torch.save({"g": ckpt.add_prefix(generator.state_dict()), "d": {}}, tmp_path / "5000.pth")
+    torch.save({"g": ckpt.add_prefix(generator.state_dict()), "d": {}}, tmp_path / "10000.pth")
+    (tmp_path / "notes.txt").write_text("not a checkpoint")
+    assert ckpt.find(tmp_path).name == "10000.pth"
+    loaded, info = ckpt.load_generator(ckpt.find(tmp_path))
+    assert info["im_size"] == 512 and info["ema"] is False and info["iteration"] == 10000
+    for key, value in generator.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value)
+    with pytest.raises(FileNotFoundError, match="no FastGAN checkpoint"):
+        ckpt.find(tmp_path / "empty")
+
+
+def test_mismatched_checkpoint_is_refused(tmp_path, fg):
+    data = ckpt.load_trusted(fg.fixtures / "all_0.pth")
+    data["g_ema"] = data["g_ema"][:-1]
+    torch.save(data, tmp_path / "all_3.pth")
+    with pytest.raises(ValueError, match="g_ema has"):
+        ckpt.load_generator(tmp_path / "all_3.pth")
+    del data["g"]["module.to_big.weight_orig"]
+    torch.save(data, tmp_path / "all_4.pth")
+    with pytest.raises(RuntimeError, match="to_big.weight_orig"):
+        ckpt.load_generator(tmp_path / "all_4.pth")
+
+
+def test_vgg_validator(vgg_file, tmp_path, fg):
+    problems = ckpt.validate(ckpt.VGG_FILENAME, vgg_file)
+    assert len(problems) == 1 and "397923af" in problems[0]  # shapes fine, hash is not
+    state = fg.vgg_trunk()
+    state["features.28.weight"] = state["features.28.weight"][:, :3]
+    del state["features.0.bias"]
+    broken = tmp_path / "broken.pth"
+    torch.save(state, broken)
+    text = " ".join(ckpt.validate(ckpt.VGG_FILENAME, broken))
+    assert "features.0.bias" in text and "features.28.weight" in text
