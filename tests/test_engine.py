@@ -163,3 +163,26 @@ def test_paths_cannot_leave_the_run_folder(tmp_path):
     assert store.path_for("..").parent == (tmp_path / "run").resolve()
     assert store.path_for("a/b", "c\\d").parent.parent == (tmp_path / "run").resolve()
     store.close()
+
+
+def test_only_the_weights_of_the_chain_are_needed(fake_plugin, tmp_path):
+    from dataclasses import replace
+
+    from srarena import weights as service
+    from srarena.specs import Source, WeightFile, WeightSet
+
+    source = (Source("https", url="https://example.invalid/w"),)
+    ws = WeightSet(name="fake-scaled", licence="MIT", files=(
+        WeightFile("x2.bin", source, scales=(2,)),
+        WeightFile("x3.bin", source, scales=(3,)),
+        WeightFile("shared.bin", source),
+    ))
+    assert [f.filename for f in ws.for_scales((2, 2, 2)).files] == ["x2.bin", "shared.bin"]
+    folder = service.folder(ws)
+    folder.mkdir(parents=True)
+    for name in ("x2.bin", "shared.bin"):
+        (folder / name).write_bytes(b"weights")
+    spec = replace(fake_plugin.upscalers["fake-x2"], weights=ws)
+    fake_plugin.upscalers["fake-x2"] = spec
+    summary = Bench(fake_plugin, _config(scale=8, metrics=[]), tmp_path / "run").run()
+    assert summary.skipped == [] and summary.computed == 4

@@ -8,7 +8,7 @@ component is used.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 UpscalerMode = Literal["single-image", "generative"]
@@ -70,12 +70,17 @@ class Source:
 
 @dataclass(frozen=True)
 class WeightFile:
-    """One file of a weight set; ``sha256`` is None when the upstream publishes none."""
+    """One file of a weight set; ``sha256`` is None when the upstream publishes none.
+
+    ``scales``: the native scales that need this file (e.g. a per-scale checkpoint); None
+    means every run needs it. A run at 8x through x2 then x4 needs only those files.
+    """
 
     filename: str
     sources: tuple[Source, ...]
     sha256: str | None = None
     size: int | None = None
+    scales: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if "/" in self.filename or "\\" in self.filename or self.filename in ("", ".", ".."):
@@ -100,6 +105,14 @@ class WeightSet:
         _check_name(self.name)
         if not self.files:
             raise SpecError(f"weight set {self.name!r} lists no files")
+
+    def for_scales(self, scales: tuple[int, ...] | None) -> WeightSet:
+        """The files a run through these native scales needs (all of them for None)."""
+        if scales is None:
+            return self
+        wanted = set(scales)
+        files = tuple(f for f in self.files if f.scales is None or wanted & set(f.scales))
+        return self if files == self.files else replace(self, files=files or self.files)
 
 
 @dataclass(frozen=True)

@@ -49,14 +49,15 @@ def _upscale(inputs: list[Path], output: Path, name: str, scale: int, weights: P
                       "use `srarena bench` to fit it on a dataset and generate")
         return 2
     single_file = len(inputs) == 1 and output.suffix.lower() in IMAGE_SUFFIXES
+    chain = plan_chain(spec.scales, scale)
     try:
-        paths = weights_service.resolve(spec.weights, weights) if spec.weights else {}
-    except weights_service.WeightsMissing as exc:
+        needed = spec.weights.for_scales(chain.steps) if spec.weights else None
+        paths = weights_service.resolve(needed, weights) if needed else {}
+    except weights_service.WeightsError as exc:
         console.print(f"[red]error:[/] {exc}")
         return 1
     context = Context(device=resolve_device(device), precision=precision, seed=seed,
                       weights=paths, options=dict(spec.options))
-    chain = plan_chain(spec.scales, scale)
     instances = {step: spec.load()(spec, step, context) for step in set(chain.steps)}
     failed = 0
     for source in inputs:

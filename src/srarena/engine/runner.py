@@ -21,7 +21,7 @@ from .. import weights as weights_service
 from ..components import Context, Item, Metric
 from ..imageio import from_uint8, load_image, save_png
 from ..plugins import Registry
-from ..specs import MetricSpec, UpscalerSpec
+from ..specs import MetricSpec, UpscalerSpec, WeightSet
 from ..store import Store, content_key, safe_name
 from .chain import ScaleError, plan_chain
 from .config import BenchConfig
@@ -209,17 +209,17 @@ class Bench:
         return list(groups.values())
 
     # ------------------------------------------------------------- planning
-    def _upscaler_problem(self, spec: UpscalerSpec) -> tuple[str, str]:
+    def _upscaler_problem(self, spec: UpscalerSpec, weights: WeightSet | None) -> tuple[str, str]:
         if self.config.precision not in spec.precisions:
             return (f"precision {self.config.precision} not supported (supports "
                     f"{', '.join(spec.precisions)})", "use --precision fp32")
         if spec.resources.needs_gpu and not self.device.startswith("cuda"):
             return "needs a CUDA GPU", "run with --device cuda on a machine with a GPU"
-        if spec.weights is not None and self.config.weights is None:
-            missing = weights_service.missing_files(spec.weights)
+        if weights is not None and self.config.weights is None:
+            missing = weights_service.missing_files(weights)
             if missing:
                 return (f"weights missing: {', '.join(missing)}",
-                        weights_service.fix_command(spec.weights))
+                        weights_service.fix_command(weights))
         return "", ""
 
     def _context(self, spec: UpscalerSpec, weight_paths: dict[str, Path]) -> Context:
@@ -230,10 +230,10 @@ class Bench:
             workdir=self.store.path_for("work", spec.name),
         )
 
-    def _weights_identity(self, spec: UpscalerSpec) -> tuple[dict[str, Path], str]:
-        if spec.weights is None:
+    def _weights_identity(self, weights: WeightSet | None) -> tuple[dict[str, Path], str]:
+        if weights is None:
             return {}, ""
-        paths = weights_service.resolve(spec.weights, self.config.weights)
+        paths = weights_service.resolve(weights, self.config.weights)
         return paths, weights_service.fingerprint(paths)
 
     def _output_key(self, spec: UpscalerSpec, weights_hash: str, *identity: Any) -> str:
@@ -247,7 +247,15 @@ class Bench:
         jobs: list[Job] = []
         for name in self.config.upscalers:
             spec = self.registry.upscaler(name)
-            problem, fix = self._upscaler_problem(spec)
+            try:
+                chain = None if spec.mode == "generative" else plan_chain(spec.scales,
+                                                                          self.config.scale)
+            except ScaleError as exc:
+                self._skip("upscaler", name, str(exc))
+                continue
+            weights = spec.weights.for_scales(chain.steps if chain else None) \
+                if spec.weights else None
+            problem, fix = self._upscaler_problem(spec, weights)
             if problem:
                 for group in groups:
                     self.store.put_cell(cell_key=content_key(spec.name, group.name),
@@ -256,11 +264,9 @@ class Bench:
                 self._skip("upscaler", name, problem, fix)
                 continue
             try:
-                weight_paths, weights_hash = self._weights_identity(spec)
-                chain = None if spec.mode == "generative" else plan_chain(spec.scales,
-                                                                          self.config.scale)
-            except (ScaleError, weights_service.WeightsError, OSError, ValueError) as exc:
-                fix = weights_service.fix_command(spec.weights) if spec.weights else ""
+                weight_paths, weights_hash = self._weights_identity(weights)
+            except (weights_service.WeightsError, OSError, ValueError) as exc:
+                fix = weights_service.fix_command(weights) if weights else ""
                 self._skip("upscaler", name, str(exc), fix)
                 continue
             context = self._context(spec, weight_paths)

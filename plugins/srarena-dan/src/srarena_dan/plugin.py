@@ -71,27 +71,31 @@ def _checkpoint_file(version: str, setting: int, scale: int) -> WeightFile:
                 kind="manual", url=BAIDU_URL, instructions=f"password cbjv, file {folder}/{name}"
             ),
         ),
+        scales=(scale,),
     )
 
 
-def _pca_file(version: str, name: str) -> WeightFile:
+def _pca_file(version: str, name: str, scales: tuple[int, ...]) -> WeightFile:
     size, sha256 = PCA_FILES[(version, name)]
     return WeightFile(
         name,
         sources=(Source(kind="https", url=f"{RAW_URL}/DAN{version}/{name}"),),
         sha256=sha256,
         size=size,
+        scales=scales,
     )
 
 
 def weight_set(version: str, setting: int) -> WeightSet:
     """The official files of one (version, setting): a checkpoint per scale, the PCA file(s)."""
     scales = SETTINGS[setting]
-    pcas = dict.fromkeys(pca_file(setting, scale) for scale in scales)
+    pcas: dict[str, tuple[int, ...]] = {}
+    for scale in scales:
+        pcas[pca_file(setting, scale)] = pcas.get(pca_file(setting, scale), ()) + (scale,)
     return WeightSet(
         name=upscaler_name(version, setting),
         files=tuple(_checkpoint_file(version, setting, s) for s in scales)
-        + tuple(_pca_file(version, name) for name in pcas),
+        + tuple(_pca_file(version, name, used) for name, used in pcas.items()),
         licence=WEIGHTS_LICENCE,
         description=f"DAN{version} {SETTING_TEXT[setting]}: official checkpoints "
         f"({', '.join(f'x{s}' for s in scales)}) and PCA matrix",
