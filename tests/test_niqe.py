@@ -1,0 +1,327 @@
+"""NIQE (``niqe``, ``niqe-study``) and ``contrast``: golden values, inputs, internals, devices.
+
+Golden values (tests/fixtures/niqe/golden.json) were computed once with the reference
+implementations: pyiqa 0.1.16 for ``niqe``, the study's own NIQE code under NumPy 1.26 for
+``niqe-study``, OpenCV for ``contrast``; the JSON says exactly how.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from srarena import testing
+from srarena.components import InputRefused
+from srarena.imageio import load_image
+from srarena.metrics import niqe
+from srarena.metrics import niqe_features as nf
+from srarena.metrics.contrast import contrast, grey_opencv_png
+
+FIXTURES = Path(__file__).parent / "fixtures" / "niqe"
+GOLDEN = json.loads((FIXTURES / "golden.json").read_text())
+NAMES = sorted(GOLDEN["values"])
+TOLERANCE = 1e-4  # the issue asks for 1e-3; these agree to about 5e-6
+
+
+def metric(name: str, device: str = "cpu"):
+    spec = testing.registered("metric", name)
+    return spec.load()(spec, testing.context(device=device))
+
+
+@pytest.fixture(scope="module")
+def images() -> dict[str, np.ndarray]:
+    return {name: load_image(FIXTURES / name) for name in NAMES}
+
+
+def torch_or_skip():
+    try:
+        import torch
+    except ImportError:
+        pytest.skip("torch is not installed: the torch kernels cannot be tested")
+    return torch
+
+
+# ---------------------------------------------------------------- registration and contract
+
+
+@pytest.mark.parametrize("name", ["niqe", "niqe-study", "contrast"])
+def test_registered_through_the_hooks(name):
+    spec = testing.registered("metric", name)
+    testing.check_spec(spec)
+    assert spec.kind == "no-reference"
+    assert spec.higher_is_better is (name == "contrast")
+    assert spec.min_size == (1 if name == "contrast" else nf.MIN_SIDE)
+
+
+def test_registration_and_metric_modules_import_no_torch():
+    testing.check_registration_without_torch("srarena.builtins.niqe")
+    code = ("import sys, srarena.metrics.niqe, srarena.metrics.contrast\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", ["niqe", "niqe-study", "contrast"])
+def test_conformance_kit(name):
+    """Batch equals one by one, too-small inputs are refused, the direction holds."""
+
+    def better():
+        good = load_image(FIXTURES / "astronaut_288.png")
+        if name == "contrast":
+            return good, 0.25 + 0.5 * good
+        small = Image.fromarray(np.rint(good * 255).astype(np.uint8)).resize((36, 36))
+        bad = np.asarray(small.resize((288, 288), Image.Resampling.BICUBIC), np.float32) / 255
+        return good, bad
+
+    spec = testing.registered("metric", name)
+    testing.check_metric(spec, testing.context(), better=better)
+
+
+def test_model_files_ship_with_their_provenance():
+    mu, cov = niqe.live_model()
+    assert mu.shape == (36,) and cov.shape == (36, 36)
+    mu, cov = niqe.study_model()
+    assert mu.shape == (36,) and np.linalg.matrix_rank(cov) == 32
+    provenance = (Path(niqe.__file__).parent / "data" / "PROVENANCE.md").read_text()
+    assert "niqe_pris_params.npz" in provenance and "niqe_image_params.mat" in provenance
+
+
+# ---------------------------------------------------------------- golden values
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_niqe_matches_pyiqa(images, name):
+    (value,) = metric("niqe").score([images[name]])
+    assert value == pytest.approx(GOLDEN["values"][name]["niqe"], abs=TOLERANCE)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_niqe_study_matches_the_study(images, name):
+    """Square images: the study's own code; the non-square one: Gupta's original second
+    scale (half of each side), which the study's code cannot compute."""
+    (value,) = metric("niqe-study").score([images[name]])
+    assert value == pytest.approx(GOLDEN["values"][name]["niqe-study"], abs=TOLERANCE)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_contrast_matches_opencv(images, name):
+    assert contrast(images[name]) == pytest.approx(GOLDEN["values"][name]["contrast"], abs=1e-9)
+
+
+def test_study_window_is_the_one_numpy1_computed():
+    assert niqe.study_window().tolist() == GOLDEN["study_window_numpy1"]
+
+
+def test_whole_batch_of_mixed_sizes_equals_one_by_one(images):
+    batch = [images[name] for name in NAMES]
+    for name in ("niqe", "niqe-study"):
+        m = metric(name)
+        assert m.score(batch) == [m.score([image])[0] for image in batch]
+
+
+# ---------------------------------------------------------------- inputs
+
+
+@pytest.mark.parametrize("name", ["niqe", "niqe-study"])
+def test_grey_input_in_every_layout(images, name):
+    rgb = images["camera_grey_256.png"]
+    grey = rgb[..., 0]
+    assert np.array_equal(grey, rgb[..., 1])
+    m = metric(name)
+    values = m.score([grey, grey[..., None], rgb])
+    assert values[0] == values[1] == values[2]
+    assert values[0] == pytest.approx(GOLDEN["values"]["camera_grey_256.png"][name], abs=TOLERANCE)
+    if name == "niqe":
+        golden = GOLDEN["values"]["camera_grey_256.png"]["niqe_grey_1ch"]
+        assert values[0] == pytest.approx(golden, abs=TOLERANCE)
+
+
+def test_niqe_study_non_square_halves_each_side(images):
+    """On a non-square image the second scale is (w/2, h/2); on the transposed image the
+    features are those of the transposed patches, so the score is finite and similar."""
+    image = images["chelsea_200x290.png"]
+    a, b = metric("niqe-study").score([image, np.ascontiguousarray(image.transpose(1, 0, 2))])
+    assert np.isfinite(a) and np.isfinite(b)
+    assert a == pytest.approx(GOLDEN["values"]["chelsea_200x290.png"]["niqe-study"], abs=TOLERANCE)
+
+
+@pytest.mark.parametrize("name", ["niqe", "niqe-study"])
+@pytest.mark.parametrize("shape", [(191, 400), (400, 191), (100, 100)])
+def test_too_small_is_refused_with_the_reason(name, shape):
+    image = np.full(shape + (3,), 0.5, dtype=np.float32)
+    with pytest.raises(InputRefused, match="at least 192x192"):
+        metric(name).score([image])
+
+
+def test_smallest_accepted_size_scores(images):
+    image = images["astronaut_288.png"][:192, :200]
+    for name in ("niqe", "niqe-study"):
+        assert np.isfinite(metric(name).score([image])[0])
+
+
+def test_flat_image_niqe_refused_study_scores():
+    """LIVE/pyiqa NIQE leaves out flat patches (NaN fits) and is undefined when none has
+    texture; the study's variant fits them as it did (shape 0.2, scales 0)."""
+    flat = np.zeros((256, 256, 3), dtype=np.float32)
+    with pytest.raises(InputRefused, match="texture"):
+        metric("niqe").score([flat])
+    assert np.isfinite(metric("niqe-study").score([flat])[0])
+
+
+@pytest.mark.parametrize("name", ["niqe", "niqe-study"])
+def test_flat_patch_matches_the_references(images, name):
+    """A black 96x96 corner: pyiqa leaves that patch out (NaN fit), the study fits it."""
+    image = images["astronaut_288.png"].copy()
+    image[:96, :96] = 0
+    if name == "niqe":
+        grey = nf.crop_to_patches(niqe.luma_yiq(image)[None])
+        _, moments = nf.Kernels().mscn_and_moments(grey, nf.PATCH, "live", niqe.live_window())
+        assert np.isnan(nf.fit_live(moments, nf.PATCH**2, nf.live_table()).left[0, 0]).any()
+    (value,) = metric(name).score([image])
+    assert value == pytest.approx(GOLDEN["black_corner"][name], abs=TOLERANCE)
+
+
+def test_wrong_shape_is_refused():
+    with pytest.raises(InputRefused, match="grey"):
+        metric("niqe").score([np.zeros((256, 256, 4), dtype=np.float32)])
+
+
+def test_greyscale_conversions():
+    rng = np.random.default_rng(0)
+    u8 = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    rgb = u8.astype(np.float32) / 255
+    assert np.array_equal(niqe.to_uint8(rgb), u8)
+    assert np.array_equal(niqe.luma_pil(rgb), np.asarray(Image.fromarray(u8).convert("L")))
+    r, g, b = (u8[..., i].astype(np.int64) for i in range(3))
+    assert np.array_equal(grey_opencv_png(rgb), (r * 9797 + g * 19234 + b * 3737) >> 15)
+    y = niqe.luma_yiq(rgb)
+    assert np.abs(y - (0.299 * r + 0.587 * g + 0.114 * b)).max() <= 0.5 + 1e-3
+
+
+# ---------------------------------------------------------------- internals against per-patch code
+
+
+def per_patch_moments(patch_values: np.ndarray) -> np.ndarray:
+    """STATS of the five distributions of one patch, straight from the definition."""
+    out = []
+    for d in nf.patch_products(patch_values):
+        d = d.astype(np.float64)
+        out.append([(d[d < 0] ** 2).sum(), (d < 0).sum(), (d[d > 0] ** 2).sum(), (d > 0).sum(),
+                    np.abs(d).sum()])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_vectorised_moments_equal_per_patch_ones(dtype):
+    rng = np.random.default_rng(1)
+    mscn = rng.standard_normal((2, 96, 144)).astype(dtype)
+    mscn[0, :48, :48] = 0.0  # zeros (and -0.0 products) count on neither side
+    mscn[1, 10:20, 100:140] = -np.abs(mscn[1, 10:20, 100:140])
+    kernels = nf.Kernels()
+    for variant in ("study", "live"):
+        coefficients, moments = kernels.mscn_and_moments(
+            mscn * 40 + 100, 48, variant, niqe.live_window()
+        )
+        for index in range(2):
+            for number in range(moments.shape[1]):
+                row, col = divmod(number, 3)
+                expected = per_patch_moments(kernels.patch(coefficients, index, row, col, 48))
+                np.testing.assert_allclose(moments[index, number], expected, rtol=1e-5, atol=1e-9)
+
+
+def test_strips_equal_whole_image_mscn():
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (1, 288, 192)).astype(np.float32)
+    kernels = nf.Kernels()
+    for variant, window in (("study", niqe.study_window()), ("live", niqe.live_window())):
+        coefficients, _ = kernels.mscn_and_moments(image, 96, variant, window)
+        assert np.array_equal(coefficients, nf.MSCN[variant](image, window))
+
+
+def test_nearest_shape_equals_exhaustive_search():
+    rng = np.random.default_rng(3)
+    for table in (nf.study_table(), nf.live_table()):
+        values = np.concatenate([
+            rng.uniform(0.0, 0.8, 2000),
+            table.ratio[rng.integers(0, len(table.ratio), 50)],  # exact grid values
+            (table.ratio[:-1] + table.ratio[1:])[:50] / 2,  # midpoints (ties)
+            [np.nan, np.inf, -np.inf, -1.0, 5.0],
+        ])
+        with np.errstate(invalid="ignore"):
+            diff = table.ratio[None, :] - values[:, None]
+            diff = diff * diff if table.squared_distance else np.abs(diff)
+        expected = np.where(np.isfinite(values), np.argmin(diff, axis=1), 0)
+        assert np.array_equal(table.nearest(values), expected)
+
+
+def test_study_float64_ratio_is_well_inside_the_margin(images):
+    """The fits not redone (float64 ratio) agree with the study's float32 ratio far below
+    STUDY_MARGIN, which is what makes ``fit_study`` give the study's shapes."""
+    worst = 0.0
+    kernels = nf.Kernels()
+    for name in NAMES:
+        grey = nf.crop_to_patches(niqe.luma_pil(images[name])[None]).astype(np.float32)
+        mscn, moments = kernels.mscn_and_moments(grey, 96, "study", niqe.study_window())
+        m = np.moveaxis(moments, -1, 0)
+        _, _, estimate = nf._aggd_ratio(96 * 96, m[0], m[1], m[2], 96 * 96 - m[1], m[4])
+        cols = grey.shape[-1] // 96
+        for number in range(moments.shape[1]):
+            patch = kernels.patch(mscn, 0, *divmod(number, cols), 96)
+            for dist, d in enumerate(nf.patch_products(patch)):
+                exact = nf.study_moment_ratio(d)[0]
+                if np.isfinite(exact):
+                    worst = max(worst, abs(estimate[0, number, dist] - exact) / exact)
+    assert worst < nf.STUDY_MARGIN / 5
+
+
+def test_study_float32_means_follow_numpy1_buffers():
+    """NumPy 1.x summed float32 arrays pairwise within 8192-value buffers (NumPy 2 sums the
+    whole array pairwise); the study's means, and so its shapes, depend on it."""
+    rng = np.random.default_rng(0)
+    d = -rng.uniform(0.5, 2.0, 9216).astype(np.float32)  # all negative: left mean = mean(d*d)
+    sq = d * d
+    buffered = np.float32(np.float32(np.add.reduce(sq[:8192])) + np.add.reduce(sq[8192:]))
+    assert buffered != np.add.reduce(sq)  # the two orders differ on this data
+    _, left, _ = nf.study_moment_ratio(d)
+    assert left == float(np.sqrt(np.float32(float(buffered) / 9216)))
+
+
+# ---------------------------------------------------------------- devices
+
+
+@pytest.mark.parametrize("name", ["niqe", "niqe-study"])
+def test_torch_kernels_give_the_numpy_values(images, name):
+    """The CUDA code path, run on torch's CPU device."""
+    torch_or_skip()
+    from srarena.metrics.niqe_torch import TorchKernels
+
+    m = metric(name)
+    batch = [images[n] for n in NAMES]
+    expected = m.score(batch)
+    m.kernels = TorchKernels("cpu")
+    np.testing.assert_allclose(m.score(batch), expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("name", ["niqe", "niqe-study"])
+def test_cuda_gives_the_cpu_values(images, name):
+    torch = torch_or_skip()
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device here: the GPU path is tested where torch has CUDA")
+    batch = [images[n] for n in NAMES]
+    expected = metric(name).score(batch)
+    np.testing.assert_allclose(metric(name, "cuda").score(batch), expected, atol=1e-4)
+
+
+def test_cuda_asked_without_cuda_is_a_clear_error():
+    torch = torch_or_skip()
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here; the error is for machines without it")
+    with pytest.raises(RuntimeError, match="no CUDA"):
+        metric("niqe", "cuda")
