@@ -24,3 +24,10 @@ if [ ! -f "$stamp" ]; then
   rm -f "$VENV"/.srarena-setup-*
   touch "$stamp"
 fi
+
+# test mode: headless Chromium for the report's browser test (tests/test_report.py)
+if [ "${1:-}" = "test" ] && [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null \
+  && [ "$(id -u)" = 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+fi
