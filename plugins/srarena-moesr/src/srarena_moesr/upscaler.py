@@ -106,6 +106,6 @@ class MoESRUpscaler(Upscaler):
         )
 
     def close(self) -> None:
-        del self.method
+        self.__dict__.pop("method", None)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
