@@ -218,30 +218,39 @@ def per_patch_moments(patch_values: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_vectorised_moments_equal_per_patch_ones(dtype):
+def test_strip_moments_equal_per_patch_ones(dtype):
     rng = np.random.default_rng(1)
-    mscn = rng.standard_normal((2, 96, 144)).astype(dtype)
-    mscn[0, :48, :48] = 0.0  # zeros (and -0.0 products) count on neither side
-    mscn[1, 10:20, 100:140] = -np.abs(mscn[1, 10:20, 100:140])
-    kernels = nf.Kernels()
-    for variant in ("study", "live"):
-        coefficients, moments = kernels.mscn_and_moments(
-            mscn * 40 + 100, 48, variant, niqe.live_window()
-        )
-        for index in range(2):
-            for number in range(moments.shape[1]):
-                row, col = divmod(number, 3)
-                expected = per_patch_moments(kernels.patch(coefficients, index, row, col, 48))
-                np.testing.assert_allclose(moments[index, number], expected, rtol=1e-5, atol=1e-9)
+    strip = rng.standard_normal((48, 144)).astype(dtype)
+    strip[:30, :48] = 0.0  # zeros (and -0.0 products) count on neither side
+    strip[10:20, 100:140] = -np.abs(strip[10:20, 100:140])
+    moments = nf.strip_moments(strip, 48)
+    for col in range(3):
+        expected = per_patch_moments(strip[:, col * 48 : (col + 1) * 48])
+        np.testing.assert_allclose(moments[col], expected, rtol=1e-5, atol=1e-9)
+    assert not nf.strip_moments(strip, 48, positives=False)[..., 3].any()
 
 
-def test_strips_equal_whole_image_mscn():
+@pytest.mark.parametrize("variant", ["study", "live"])
+def test_strips_equal_whole_images(variant):
+    """Strip by strip (with 3 rows of context) gives the whole-image MSCN and moments."""
     rng = np.random.default_rng(2)
-    image = rng.integers(0, 256, (1, 288, 192)).astype(np.float32)
-    kernels = nf.Kernels()
-    for variant, window in (("study", niqe.study_window()), ("live", niqe.live_window())):
-        coefficients, _ = kernels.mscn_and_moments(image, 96, variant, window)
-        assert np.array_equal(coefficients, nf.MSCN[variant](image, window))
+    images = rng.integers(0, 256, (2, 144, 96)).astype(np.float32)
+    window = niqe.study_window() if variant == "study" else niqe.live_window()
+    coefficients, moments = nf.Kernels().mscn_and_moments(images, 48, variant, window)
+    whole = nf.MSCN[variant](images, window)
+    if variant == "study":
+        assert np.array_equal(coefficients, whole)
+    else:
+        assert coefficients is None
+    for index in range(2):
+        for number in range(moments.shape[1]):
+            row, col = divmod(number, 2)
+            expected = per_patch_moments(
+                whole[index, row * 48 : (row + 1) * 48, col * 48 : (col + 1) * 48]
+            )
+            if variant == "study":
+                expected[:, 3] = 0
+            np.testing.assert_allclose(moments[index, number], expected, rtol=1e-5, atol=1e-9)
 
 
 def test_nearest_shape_equals_exhaustive_search():
@@ -295,14 +304,15 @@ def test_study_float32_means_follow_numpy1_buffers():
 # ---------------------------------------------------------------- devices
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["niqe", "niqe-study"])
 def test_torch_kernels_give_the_numpy_values(images, name):
-    """The CUDA code path, run on torch's CPU device."""
+    """The CUDA code path, run on torch's CPU device (a square and a non-square image)."""
     torch_or_skip()
     from srarena.metrics.niqe_torch import TorchKernels
 
     m = metric(name)
-    batch = [images[n] for n in NAMES]
+    batch = [images["coffee_bic8x_384.png"], images["chelsea_200x290.png"]]
     expected = m.score(batch)
     m.kernels = TorchKernels("cpu")
     np.testing.assert_allclose(m.score(batch), expected, rtol=0, atol=1e-5)

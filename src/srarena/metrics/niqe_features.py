@@ -17,7 +17,7 @@ ratio increases with the shape, so a binary search gives the same choice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,47 +125,94 @@ def _cyclic_pairs(shift: int) -> list[tuple[slice, slice]]:
 HALO = 3
 """Rows of context the 7-tap Gaussian needs on each side of a strip."""
 
-
-def _blur(x: np.ndarray, window: np.ndarray, mode: str) -> np.ndarray:
-    """Separable correlation over the last two axes (rows first), in the array's dtype,
-    each pass accumulated in float64 (SciPy's ``correlate1d``)."""
-    x = correlate1d(x, window, axis=-2, mode=mode)
-    return correlate1d(x, window, axis=-1, mode=mode)
+STRIP_SIZE = 96 * 1024
+"""About how many pixels a strip holds: whole rows of patches, few enough to stay in cache,
+enough that NumPy's per-call cost is small."""
 
 
-def mscn_study(image: np.ndarray, window: np.ndarray) -> np.ndarray:
+class Workspace:
+    """Arrays reused by name, shape and dtype. A fresh array of a few megabytes costs page
+    faults that can take longer than the arithmetic done on it."""
+
+    LIMIT = 64
+
+    def __init__(self) -> None:
+        self._arrays: dict[tuple, np.ndarray] = {}
+
+    def __call__(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        key = (name, tuple(shape), np.dtype(dtype))
+        array = self._arrays.get(key)
+        if array is None:
+            if len(self._arrays) >= self.LIMIT:
+                self._arrays.clear()
+            array = self._arrays[key] = np.empty(shape, dtype)
+        return array
+
+
+def _blur(x: np.ndarray, window: np.ndarray, mode: str, tmp: np.ndarray, out: np.ndarray):
+    """Separable correlation over the last two axes (rows first) into ``out``, each pass
+    accumulated in float64 and stored in the arrays' dtype (SciPy's ``correlate1d``)."""
+    correlate1d(x, window, axis=-2, mode=mode, output=tmp)
+    correlate1d(tmp, window, axis=-1, mode=mode, output=out)
+
+
+def mscn_study(image: np.ndarray, window: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
     """MSCN as the study computed it: float32, zero padding, C = 1; every intermediate
-    stored in float32 as its SciPy calls did, so the result is bit for bit the study's."""
+    stored in float32 as its SciPy calls did, so the result is bit for bit the study's.
+    With a workspace, the result lives in it until the next call."""
+    ws = ws or Workspace()
     image = np.asarray(image, dtype=np.float32)
-    mu = _blur(image, window, "constant")
-    sigma = np.sqrt(np.abs(_blur(image**2, window, "constant") - mu**2))
-    return (image - mu) / (sigma + 1)
+    tmp, mu, var = (ws(name, image.shape, np.float32) for name in ("tmp", "mu", "var"))
+    _blur(image, window, "constant", tmp, mu)
+    np.multiply(image, image, out=var)
+    _blur(var, window, "constant", tmp, var)
+    np.multiply(mu, mu, out=tmp)
+    np.subtract(var, tmp, out=var)
+    np.abs(var, out=var)
+    np.sqrt(var, out=var)
+    np.add(var, 1, out=var)
+    np.subtract(image, mu, out=mu)
+    return np.divide(mu, var, out=mu)
 
 
-def mscn_live(image: np.ndarray, window: np.ndarray) -> np.ndarray:
+def mscn_live(image: np.ndarray, window: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
     """MSCN as LIVE's MATLAB code and pyiqa compute it: float64, replicated border, C = 1,
-    pyiqa's epsilon under the square root."""
+    pyiqa's epsilon under the square root. With a workspace, as :func:`mscn_study`."""
+    ws = ws or Workspace()
     image = np.asarray(image, dtype=np.float64)
-    mu = _blur(image, window, "nearest")
-    var = _blur(image * image, window, "nearest") - mu * mu
-    return (image - mu) / (np.sqrt(np.abs(var) + np.finfo(np.float64).eps) + 1)
+    tmp, mu, var = (ws(name, image.shape, np.float64) for name in ("tmp", "mu", "var"))
+    _blur(image, window, "nearest", tmp, mu)
+    np.multiply(image, image, out=var)
+    _blur(var, window, "nearest", tmp, var)
+    np.multiply(mu, mu, out=tmp)
+    np.subtract(var, tmp, out=var)
+    np.abs(var, out=var)
+    np.add(var, np.finfo(np.float64).eps, out=var)
+    np.sqrt(var, out=var)
+    np.add(var, 1, out=var)
+    np.subtract(image, mu, out=mu)
+    return np.divide(mu, var, out=mu)
 
 
 def halve_matlab(image: np.ndarray, taps: np.ndarray) -> np.ndarray:
-    """Halve both (even) sides with MATLAB's antialiased bicubic, in float32 as pyiqa does:
-    8 taps at stride 2 over a symmetric-padded image, added in tap order. Float64 out."""
-
-    def halve_last(x: np.ndarray) -> np.ndarray:
-        padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(3, 3)], mode="symmetric")
-        n = x.shape[-1] // 2
-        out = np.zeros(x.shape[:-1] + (n,), dtype=np.float32)
-        for k, weight in enumerate(taps.astype(np.float32)):
-            out += padded[..., k : k + 2 * n : 2] * weight
-        return out
-
+    """Halve both (even) sides of a 2-D image with MATLAB's antialiased bicubic, in float32
+    as pyiqa does: 8 taps at stride 2 over a symmetric-padded image, added in tap order,
+    rows first. Float64 out."""
+    weights = taps.astype(np.float32)
     x = np.asarray(image, dtype=np.float32)
-    x = np.swapaxes(halve_last(np.swapaxes(x, -1, -2)), -1, -2)
-    return halve_last(x).astype(np.float64)
+    for axis in (0, 1):
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (3, 3)
+        padded = np.pad(x, pad, mode="symmetric")
+        n = x.shape[axis] // 2
+        shape = (n, x.shape[1]) if axis == 0 else (x.shape[0], n)
+        out, term = np.zeros(shape, dtype=np.float32), np.empty(shape, dtype=np.float32)
+        for k, weight in enumerate(weights):
+            taken = padded[k : k + 2 * n : 2] if axis == 0 else padded[:, k : k + 2 * n : 2]
+            np.multiply(taken, weight, out=term)
+            out += term
+        x = out
+    return x.astype(np.float64)
 
 
 MSCN = {"study": mscn_study, "live": mscn_live}
@@ -174,26 +221,49 @@ MSCN = {"study": mscn_study, "live": mscn_live}
 class Kernels:
     """Per-pixel work with NumPy (the CPU path).
 
-    Images are processed one strip of patches at a time, with :data:`HALO` rows of context,
-    so that the working set stays in the CPU cache; the results equal whole-image ones.
+    Images are processed one strip of whole rows of patches at a time (about
+    :data:`STRIP_SIZE` pixels), with :data:`HALO` rows of context for the filter, so that the
+    working set stays in the CPU cache; the results equal whole-image ones. Temporary arrays
+    are reused from one strip to the next (:class:`Workspace`).
     """
+
+    def __init__(self) -> None:
+        self.workspace = Workspace()
 
     def mscn_and_moments(
         self, images: np.ndarray, patch: int, variant: str, window: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """MSCN of each image of (B, H, W) and the per-patch sums (:data:`STATS`) of each
-        distribution, float64 (B, n_patches, 5, 5), patches numbered row by row."""
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """MSCN of each image of (B, H, W) (kept for "study" only, where exact re-fits read
+        it) and the per-patch sums (:data:`STATS`) of each distribution, float64
+        (B, n_patches, 5, 5), patches numbered row by row.
+
+        The "live" MSCN is computed in float64 (it subtracts nearly equal numbers), its
+        neighbour products and sums in float32: summing thousands of independently rounded
+        terms moves a patch's moments by about 1e-9, far below what changes a fitted shape
+        (the values stay within 5e-7 of pyiqa's float64 ones on the test images).
+        """
         mscn = MSCN[variant]
+        study = variant == "study"
+        ws = self.workspace
         b, h, w = images.shape
-        dtype = np.float32 if variant == "study" else np.float64
-        coefficients = np.empty(images.shape, dtype=dtype)
+        step = patch * max(1, round(STRIP_SIZE / (patch * w)))
+        coefficients = ws("coefficients", images.shape, np.float32) if study else None
         moments = np.empty((b, h // patch, w // patch, N_DISTS, len(STATS)))
         for i in range(b):
-            for top in range(0, h, patch):
-                lo, hi = max(top - HALO, 0), min(top + patch + HALO, h)
-                strip = mscn(images[i, lo:hi], window)[top - lo : top - lo + patch]
-                coefficients[i, top : top + patch] = strip
-                moments[i, top // patch] = strip_moments(strip, patch)
+            for top in range(0, h, step):
+                bottom = min(top + step, h)
+                lo, hi = max(top - HALO, 0), min(bottom + HALO, h)
+                strip = mscn(images[i, lo:hi], window, ws)[top - lo : bottom - lo]
+                if coefficients is not None:
+                    coefficients[i, top:bottom] = strip
+                else:
+                    narrow = ws("float32", strip.shape, np.float32)
+                    np.copyto(narrow, strip)
+                    strip = narrow
+                sums = strip_moments(strip, patch, ws, positives=not study)
+                moments[i, top // patch : bottom // patch] = sums.reshape(
+                    -1, w // patch, N_DISTS, len(STATS)
+                )
         return coefficients, moments.reshape(b, -1, N_DISTS, len(STATS))
 
     def halve(self, images: np.ndarray, taps: np.ndarray) -> np.ndarray:
@@ -206,42 +276,53 @@ class Kernels:
         return np.asarray(mscn[index, rows, cols])
 
 
-def strip_products(strip: np.ndarray, patch: int) -> Iterator[np.ndarray]:
-    """The coefficients of a strip of patches (patch rows, W), then their products with the
-    left, upper, upper-left and upper-right neighbour inside each patch, wrapping around at
-    the patch's edges as both references' per-patch ``roll`` does."""
-    x = strip.reshape(patch, -1, patch)
-    yield strip
-    for dr, dc in NEIGHBOURS:
-        out = np.empty_like(x)
+def strip_products(strip: np.ndarray, patch: int, ws: Workspace | None = None) -> np.ndarray:
+    """The five distributions of a strip of whole patches (rows, W), as (5, rows, W): the
+    coefficients, then their products with the left, upper, upper-left and upper-right
+    neighbour inside each patch, wrapping around at the patch's edges as both references'
+    per-patch ``roll`` does."""
+    rows, width = strip.shape
+    dists = (ws or Workspace())("dists", (N_DISTS, rows, width), strip.dtype)
+    dists[0] = strip
+    x = strip.reshape(rows // patch, patch, width // patch, patch)
+    for k, (dr, dc) in enumerate(NEIGHBOURS, start=1):
+        out = dists[k].reshape(x.shape)
         for r_out, r_in in _cyclic_pairs(dr):
             for c_out, c_in in _cyclic_pairs(dc):
-                np.multiply(x[r_out, :, c_out], x[r_in, :, c_in], out=out[r_out, :, c_out])
-        yield out.reshape(strip.shape)
+                np.multiply(x[:, r_out, :, c_out], x[:, r_in, :, c_in], out=out[:, r_out, :, c_out])
+    return dists
 
 
-def strip_moments(strip: np.ndarray, patch: int) -> np.ndarray:
-    """Per-patch sums (:data:`STATS`) of each distribution of a strip, (n_patches, 5, 5).
+def strip_moments(
+    strip: np.ndarray, patch: int, ws: Workspace | None = None, positives: bool = True
+) -> np.ndarray:
+    """Per-patch sums (:data:`STATS`) of each distribution of a strip of whole patches,
+    (n_patches, 5, 5), patches numbered row by row.
 
     ``|d| - d`` and ``|d| + d`` are exactly twice the negative and the positive part, so
     every sum adds non-negative terms. Sums run along patch rows in the strip's precision
-    (without BLAS, whose threads stall on busy machines), then in float64.
+    (without BLAS, whose threads stall on busy machines), then in float64. Without
+    ``positives`` the count of positive values is left at 0 (the study's fit needs none).
+    All five distributions go through each NumPy call together, to keep the calls few.
     """
-    out = np.empty((len(STATS), N_DISTS, strip.size // patch))
-    for k, d in enumerate(strip_products(strip, patch)):
-        rows = d.reshape(-1, patch)
-        pos = np.abs(rows)
-        neg = pos - rows
-        pos += rows
-        out[0, k] = np.einsum("ij,ij->i", neg, neg)
-        out[1, k] = np.einsum("ij->i", (rows < 0).astype(d.dtype))
-        out[2, k] = np.einsum("ij,ij->i", pos, pos)
-        out[3, k] = np.einsum("ij->i", (rows > 0).astype(d.dtype))
-        out[4, k] = np.einsum("ij->i", neg)
-        out[4, k] += np.einsum("ij->i", pos)
-    out[[0, 2, 4]] /= np.array([4.0, 4.0, 2.0])[:, None, None]
-    sums = out.reshape(len(STATS), N_DISTS, patch, -1).sum(axis=2)
-    return sums.transpose(2, 1, 0)
+    ws = ws or Workspace()
+    rows, width = strip.shape
+    d = strip_products(strip, patch, ws).reshape(N_DISTS, -1, patch)
+    pos, neg, mask = (ws(name, d.shape, d.dtype) for name in ("pos", "neg", "mask"))
+    np.abs(d, out=pos)
+    np.subtract(pos, d, out=neg)
+    pos += d
+    out = np.zeros((len(STATS), N_DISTS, d.shape[1]))
+    out[0] = np.einsum("kij,kij->ki", neg, neg) / 4
+    np.less(d, 0, out=mask, casting="unsafe")
+    out[1] = np.einsum("kij->ki", mask)
+    out[2] = np.einsum("kij,kij->ki", pos, pos) / 4
+    if positives:
+        np.greater(d, 0, out=mask, casting="unsafe")
+        out[3] = np.einsum("kij->ki", mask)
+    out[4] = (np.einsum("kij->ki", neg) + np.einsum("kij->ki", pos)) / 2
+    sums = out.reshape(len(STATS), N_DISTS, rows // patch, patch, width // patch).sum(axis=3)
+    return sums.reshape(len(STATS), N_DISTS, -1).transpose(2, 1, 0)
 
 
 def patch_products(patch: np.ndarray) -> list[np.ndarray]:
