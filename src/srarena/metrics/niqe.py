@@ -8,6 +8,7 @@ with NumPy or, when the context's device is CUDA and torch has it, on the GPU.
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
@@ -145,11 +146,13 @@ class _NIQE(Metric):
                 scores[i] = value
         return scores
 
+    @abstractmethod
     def grey(self, image: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The grey image the variant scores, (H, W)."""
 
+    @abstractmethod
     def score_batch(self, grey: np.ndarray) -> list[float]:
-        raise NotImplementedError
+        """Scores of a stack of same-sized grey images, (B, H, W), cropped to patches."""
 
 
 class NIQE(_NIQE):
@@ -159,7 +162,7 @@ class NIQE(_NIQE):
         return luma_yiq(image)
 
     def score_batch(self, grey: np.ndarray) -> list[float]:
-        table = _live_table()
+        table = nf.live_table()
         half = self.kernels.halve(grey / 255.0, halving_taps()) * 255.0
         feats = []
         for image, patch in ((grey, nf.PATCH), (half, nf.PATCH // 2)):
@@ -178,14 +181,11 @@ class NIQEStudy(_NIQE):
     for the second scale, as Gupta's original code and scikit-video 1.1 do.
     """
 
-    redone = 0
-    """How many AGGD fits the last batch redid in float32 (see ``fit_study``)."""
-
     def grey(self, image: np.ndarray) -> np.ndarray:
         return luma_pil(image)
 
     def score_batch(self, grey: np.ndarray) -> list[float]:
-        table = _study_table()
+        table = nf.study_table()
         full = grey.astype(np.float32)
         height, width = full.shape[-2:]
         half = np.stack(
@@ -197,12 +197,9 @@ class NIQEStudy(_NIQE):
             ]
         )
         feats = []
-        self.redone = 0
         for image, patch in ((full, nf.PATCH), (half, nf.PATCH // 2)):
             mscn, moments = self.kernels.mscn_and_moments(image, patch, "study", study_window())
-            exact = _exact(self.kernels, mscn, patch)
-            fit, redone = nf.fit_study(moments, patch * patch, table, exact)
-            self.redone += redone
+            fit = nf.fit_study(moments, patch * patch, table, _exact(self.kernels, mscn, patch))
             feats.append(nf.features(fit, table, True))
         mu, cov = study_model()
         return [
@@ -227,13 +224,3 @@ def _exact(kernels: nf.Kernels, mscn, patch: int):
         return nf.study_moment_ratio(products[key][dist])
 
     return exact
-
-
-@cache
-def _live_table() -> nf.ShapeTable:
-    return nf.live_table()
-
-
-@cache
-def _study_table() -> nf.ShapeTable:
-    return nf.study_table()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import scipy.linalg
@@ -92,6 +93,7 @@ class ShapeTable:
         return np.where(np.isfinite(values), pick, 0)
 
 
+@cache
 def study_table() -> ShapeTable:
     """The grid of Gupta's NIQE (the study): shapes 0.2 to 9.999 in steps of 0.001."""
     shape = np.arange(0.2, 10, 0.001)
@@ -100,6 +102,7 @@ def study_table() -> ShapeTable:
     return ShapeTable(shape, ratio, np.sqrt(g1) / np.sqrt(g3), g2 / g1, True)
 
 
+@cache
 def live_table() -> ShapeTable:
     """The grid of the LIVE/pyiqa NIQE: shapes 0.2 to 10.0 in steps of 0.001, in float32."""
     shape = (0.2 + 0.001 * np.arange(9801)).astype(np.float32).astype(np.float64)
@@ -374,14 +377,13 @@ def fit_study(
     n: int,
     table: ShapeTable,
     exact: Callable[[int], tuple[float, float, float]],
-) -> tuple[AGGDFit, int]:
+) -> AGGDFit:
     """AGGD fit as Gupta's NIQE: zeros count on the right; an empty side has rms 0.
 
     The study computed the ratio from float32 means, so its shape choice can differ from the
     float64 one where the ratio is within :data:`STUDY_MARGIN` of the midpoint between two
     grid values. Those few fits (and edge cases: an empty or all-zero side) are redone by
-    ``exact(flat_index) -> (ratio, left, right)`` the way the study computed them. Returns
-    the fit and how many were redone.
+    ``exact(flat_index) -> (ratio, left, right)`` the way the study computed them.
     """
     m = np.moveaxis(moments, -1, 0)
     n_right = n - m[1]
@@ -392,11 +394,10 @@ def fit_study(
     unsure = table.nearest(ratio * (1 - STUDY_MARGIN)) != table.nearest(ratio * (1 + STUDY_MARGIN))
     unsure |= ~np.isfinite(ratio) | (m[0] == 0) | (m[2] == 0)
     flat_index, flat_left, flat_right = index.reshape(-1), left.reshape(-1), right.reshape(-1)
-    redo = np.flatnonzero(unsure)
-    for i in redo:
+    for i in np.flatnonzero(unsure):
         ratio_i, flat_left[i], flat_right[i] = exact(int(i))
         flat_index[i] = table.nearest(ratio_i)
-    return AGGDFit(index, left, right), len(redo)
+    return AGGDFit(index, left, right)
 
 
 NUMPY1_BUFFER = 8192
