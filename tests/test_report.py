@@ -371,3 +371,44 @@ def test_page_in_headless_chromium(report, tmp_path):
     assert std > 10 and colours > 50  # text, tables and colours, not an empty page
     std, colours = _non_blank(grids)
     assert std > 20 and colours > 2000  # photographs rendered
+
+
+def test_generative_outputs_are_in_the_gallery_not_the_grids(fake_plugin, tmp_path):
+    from srarena.engine.config import BenchConfig
+    from srarena.engine.runner import Bench
+
+    Bench(fake_plugin, BenchConfig(upscalers=["fake-x2", "fake-gen"], datasets=["noise:3"],
+                                   metrics=["fake-mean"], scale=2, generate=2),
+          tmp_path / "run").run()
+    r = build_report(tmp_path / "run", options=_options(per_dataset=3)).report
+    assert [g.image_id for g in r.grids] == ["img000", "img001", "img002"]
+    for grid in r.grids:
+        assert [p.label for p in grid.panels] == ["LR input (nearest ×2)", "fake-x2",
+                                                  "HR ground truth"]
+    assert {e.upscaler for e in r.extremes} == {"fake-x2", "fake-gen"}
+    (gallery,) = r.gallery
+    rows = dict(gallery.rows)
+    assert set(rows) == {"img000", "img001", "img002", "seed1000", "seed1001"}
+    assert set(rows["seed1000"]) == {"fake-gen"} and rows["seed1000"]["fake-gen"].thumb
+
+
+def test_imported_scores_without_images(tmp_path):
+    import pandas as pd
+
+    from srarena.store import import_scores
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame([
+        {"domain": domain, "dataset": f"{domain}-{d}", "upscaler": upscaler,
+         "image_id": f"im{i}", "metric": "maniqa", "value": rng.random() + shift}
+        for domain in ("Aerial", "Fauna") for d in range(2)
+        for upscaler, shift in (("A", 0.0), ("B", 0.5)) for i in range(5)])
+    db = import_scores(frame, tmp_path / "scores.sqlite")
+    written = build_report(db, tmp_path / "page", _options())
+    r = written.report
+    assert r.summary["datasets"] == 4 and r.summary["domains"] == 2
+    assert r.metrics[0].overall[0]["upscaler"] == "B"
+    assert not r.grids and not r.gallery and not r.kernels
+    assert any("scores without images" in n for n in r.notes)
+    assert all(s.thumb is None and s.problem == "no image" for e in r.extremes for s in e.best)
+    assert parse(written.html).sources == []

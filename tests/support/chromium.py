@@ -53,7 +53,9 @@ class Browser:
         commands_read, self._commands = os.pipe()
         self._replies, replies_write = os.pipe()
 
-        def wire() -> None:  # in the child: the protocol's descriptors 3 and 4
+        def wire() -> None:
+            """In the child: the pipe ends become descriptors 3 and 4 (inheritable, as dup2
+            makes them); every other descriptor Python opened is close-on-exec (PEP 446)."""
             three, four = os.dup(commands_read), os.dup(replies_write)
             os.dup2(three, 3)
             os.dup2(four, 4)
@@ -62,7 +64,7 @@ class Browser:
         self.process = subprocess.Popen(
             [binary, *FLAGS, f"--user-data-dir={self.profile}",
              f"--window-size={width},{height}", "--remote-debugging-pipe", "about:blank"],
-            pass_fds=(3, 4), preexec_fn=wire, stdin=subprocess.DEVNULL,
+            close_fds=False, preexec_fn=wire, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=self._log,
         )
         os.close(commands_read)

@@ -176,7 +176,7 @@ def _analysis(run: Run, options: ReportOptions) -> tuple[Analysis | None, pd.Dat
     from ..analysis.io import ScoresError
 
     try:
-        scores = load_scores(run.folder)
+        scores = load_scores(run.db_path)
     except ScoresError as exc:
         return None, run.scores().iloc[:0], [f"no leaderboard: {exc}"]
     try:
@@ -257,8 +257,9 @@ def build_report(run_path: str | Path, out: str | Path | None = None,
     report.grids, report.extremes, report.kernels, report.gallery = visuals.build()
     report.notes += visuals.notes
     report.summary = {
-        "techniques": len(set(outputs["upscaler"])), "datasets": len(set(inputs["dataset"])),
-        "domains": len(set(inputs["domain"])),
+        "techniques": len(set(outputs["upscaler"])),
+        "datasets": len(set(inputs["dataset"]) | set(outputs["dataset"])),
+        "domains": len(set(inputs["domain"]) | set(outputs["domain"])),
         "inputs": int((inputs["status"] == "ok").sum()),
         "outputs": int((outputs["status"] == "ok").sum()),
         "scores": int((all_scores["status"] == "ok").sum()),

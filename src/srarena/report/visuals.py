@@ -58,6 +58,11 @@ class Frames:
     higher_is_better: bool = True
 
 
+def _is_path(value: Any) -> bool:
+    """Whether a table cell holds a relative path (not None, NaN or empty)."""
+    return isinstance(value, str) and bool(value)
+
+
 def kernel_names(side_outputs: Any) -> dict[str, str]:
     """Side outputs that are blur kernels (name contains 'kernel'): name -> relative path."""
     if isinstance(side_outputs, str) and side_outputs:
@@ -96,7 +101,11 @@ class Visuals:
         self.notes: list[str] = []
         ok = frames.outputs[frames.outputs["status"] == "ok"]
         self.ok = ok
+        self.pictured = ok[ok["path"].map(_is_path)]  # imported scores have no images
         self.single = ok[ok["mode"] != "generative"]
+        if len(ok) and self.pictured.empty:
+            self.notes.append("this results database holds scores without images (imported "
+                              "scores): there are no pictures to show")
         values = frames.scores.pivot_table(index="output_key", columns="metric", values="value",
                                            aggfunc="first")
         self.values: dict[str, dict[str, float]] = {
@@ -117,8 +126,8 @@ class Visuals:
             return None
         return self.values.get(output_key, {}).get(self.f.metric)
 
-    def _link(self, relative: str | None) -> str | None:
-        return self.assets.link(self.f.folder / relative) if relative else None
+    def _link(self, relative: Any) -> str | None:
+        return self.assets.link(self.f.folder / relative) if _is_path(relative) else None
 
     # ------------------------------------------------------------- choosing
     def chosen(self) -> list[tuple[str, str, str]]:
@@ -184,7 +193,7 @@ class Visuals:
         pictures: dict[str, Image.Image] = {}
         for name in order:
             row = by_upscaler[name]
-            if row.status == "ok" and row.path and (self.f.folder / row.path).is_file():
+            if row.status == "ok" and _is_path(row.path) and (self.f.folder / row.path).is_file():
                 pictures[name] = images.open_rgb(self.f.folder / row.path)
         first = next(iter(pictures.values()), None)
         scale = self.f.scale
@@ -248,16 +257,18 @@ class Visuals:
     def _thumbnails(self) -> dict[str, Img | str]:
         """Gallery-size thumbnails of the outputs the extremes and gallery show, made in
         parallel and reused across builds (named by output key): key -> Img or a problem."""
-        rows = self.ok if self.options.gallery else self._extreme_rows()
+        rows = self.pictured if self.options.gallery else self._extreme_rows()
         jobs = {}
         for row in rows.itertuples(index=False):
-            source = self.f.folder / row.path if row.path else None
+            if not _is_path(row.path):
+                continue
+            source = self.f.folder / row.path
             target = self.assets.path("thumbs", str(self.options.thumb), row.output_key)
             jobs[row.output_key] = (source, target)
 
-        def make(job: tuple[Path | None, Path]) -> Img | str:
+        def make(job: tuple[Path, Path]) -> Img | str:
             source, target = job
-            if source is None or not source.is_file():
+            if not source.is_file():
                 return "image file missing"
             try:
                 return self.assets.img(images.thumbnail_file(source, target, self.options.thumb))
@@ -268,7 +279,7 @@ class Visuals:
             return dict(zip(jobs, pool.map(make, jobs.values()), strict=True))
 
     def _shot(self, row: Any, thumbs: dict[str, Img | str]) -> Shot:
-        thumb = thumbs.get(row.output_key, "no thumbnail")
+        thumb = thumbs.get(row.output_key, "no thumbnail" if _is_path(row.path) else "no image")
         return Shot(row.upscaler, row.dataset, row.image_id, self._value(row.output_key),
                     thumb if isinstance(thumb, Img) else None, self._link(row.path),
                     "" if isinstance(thumb, Img) else thumb)
@@ -354,7 +365,7 @@ class Visuals:
     # --------------------------------------------------------------- gallery
     def _gallery(self, thumbs: dict[str, Img | str]) -> list[GallerySection]:
         sections = []
-        for dataset, group in self.ok.groupby("dataset", sort=True):
+        for dataset, group in self.pictured.groupby("dataset", sort=True):
             columns = self._rank(group["upscaler"])
             cells: dict[str, dict[str, Shot]] = {}
             for row in group.itertuples(index=False):
