@@ -157,9 +157,16 @@ def test_landscape_matches_official(blindsr_weights, blindsr_golden, blindsr_one
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none here)")
-def test_cuda_matches_official(blindsr_weights, blindsr_golden):
+def test_cuda_agrees_with_official_cpu_run(blindsr_weights, blindsr_golden):
+    """CUDA convolutions round differently from the CPU (the fixture's device), and the
+    refinement carries that forward, so this compares with looser bounds: same grid
+    optimum, kernel parameters within 1e-3, image within half a grey level."""
     gold = blindsr_golden("e2e_landscape")
     context = Context(device="cuda", weights=blindsr_weights,
                       options={"patch_size": int(gold["patch_size"]), "batch": 16})
     result = BlindSRUpscaler(SPEC, 2, context).upscale(gold["input"].astype(np.float32) / 255.0)
-    _check(result, gold)
+    assert result.info["grid_sigma"] == pytest.approx(list(gold["grid_sigma"]), abs=1e-12)
+    assert result.info["grid_theta"] == pytest.approx(float(gold["grid_theta"]), abs=1e-12)
+    np.testing.assert_allclose(result.info["sigma"], gold["sigma"], atol=1e-3)
+    assert result.info["theta"] == pytest.approx(float(gold["theta"]), abs=1e-3)
+    np.testing.assert_allclose(result.image, gold["output"], atol=0.5 / 255, rtol=0)

@@ -154,3 +154,25 @@ def test_train_command_is_added_to_the_cli_without_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "False"]
+
+
+@pytest.mark.slow
+def test_engine_chain_reaches_8x_with_three_passes(blindsr_weights, blindsr_one_thread):
+    """8x = x2 three times through the core's chain, each pass with its own kernel search
+    (shortened here: 1 refinement epoch, patch 6, batched grid)."""
+    from srarena.engine.chain import plan_chain
+    from srarena.engine.single import run_chain
+
+    chain = plan_chain(SPEC.scales, 8)
+    assert chain.steps == (2, 2, 2) and chain.label() == "x2_x2_x2"
+    context = Context(weights=blindsr_weights, options={"patch_size": 6, "epochs": 1,
+                                                        "batch": 64})
+    upscaler = BlindSRUpscaler(SPEC, 2, context)
+    image = np.random.default_rng(4).random((6, 6, 3), dtype=np.float32)
+    result = run_chain({2: upscaler}, chain, image, tile=None)
+    assert result.image.shape == (48, 48, 3)
+    for step, patches_count in ((1, 4), (2, 9), (3, 25)):
+        info = result.info[f"step{step}_x2"]
+        assert info["patch_size"] == 6 and info["patches"] == patches_count
+        kernel = result.side_outputs[f"step{step}_x2_kernel"]
+        assert kernel.shape == (15, 15) and kernel.sum() == pytest.approx(1.0, abs=1e-5)

@@ -139,8 +139,8 @@ def grid_search(
     candidates = grid() if candidates is None else candidates
     device = lowres.device
     features = torch.cat(
-        [_features(kernel_from_values(sx, sy, t, device)) for sx, sy, t in candidates]
-    )
+        [_features(kernel_from_values(sx, sy, t)) for sx, sy, t in candidates]
+    ).to(device)
     distinct = lowres.shape[0]
     pairs = [(k, u) for k in range(len(candidates)) for u in range(distinct)]
     sums = np.empty((len(candidates), distinct))
@@ -180,10 +180,14 @@ def refine(
     epochs: int = EPOCHS,
     progress: Progress = _silent,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Adam on (σ, θ) from ``start``: ``epochs`` passes of one step per patch position."""
+    """Adam on (σ, θ) from ``start``: ``epochs`` passes of one step per patch position.
+
+    As in the official code, σ, θ, the kernel and its gradient stay on the CPU whatever the
+    networks' device; only the kernel features travel to it.
+    """
     device = lowres.device
-    sigma = torch.nn.Parameter(torch.tensor([start[0], start[1]], device=device))
-    theta = torch.nn.Parameter(torch.tensor(start[2], device=device))
+    sigma = torch.nn.Parameter(torch.tensor([start[0], start[1]]))
+    theta = torch.nn.Parameter(torch.tensor(start[2]))
     optimizer = torch.optim.Adam([sigma, theta], lr=LEARNING_RATE)
     total = epochs * len(order)
     step = 0
@@ -195,10 +199,10 @@ def refine(
                 discriminator,
                 lowres[u : u + 1],
                 bicubic[u : u + 1],
-                _features(gaussian_kernel(sigma, theta)),
+                _features(gaussian_kernel(sigma, theta)).to(device),
             )
             loss = F.l1_loss(error, torch.zeros_like(error))
-            loss = loss - SHARPNESS * sigma.abs().sum()
+            loss = loss - SHARPNESS * sigma.abs().sum().to(device)
             loss.backward()
             optimizer.step()
             step += 1
@@ -246,9 +250,13 @@ def render(
     batch: int = BATCH,
     progress: Progress = _silent,
 ) -> torch.Tensor:
-    """The generator with kernel (σ, θ) on every patch, blended into (1, 3, 2h, 2w)."""
+    """The generator with kernel (σ, θ) on every patch, blended into (1, 3, 2h, 2w).
+
+    The kernel is built on the networks' device, as the official final pass does.
+    """
+    device = parts.lowres.device
     with torch.no_grad():
-        features = _features(gaussian_kernel(sigma, theta))
+        features = _features(gaussian_kernel(sigma.to(device), theta.to(device)))
         distinct = parts.lowres.shape[0]
         outputs = []
         for first in range(0, distinct, batch):
@@ -293,7 +301,8 @@ def super_resolve(
     )
     image = render(generator, parts, sigma, theta, batch, progress)
     with torch.no_grad():
-        kernel = gaussian_kernel(sigma, theta).cpu().numpy()
+        device = lowres.device
+        kernel = gaussian_kernel(sigma.to(device), theta.to(device)).cpu().numpy()
     return Result(
         image=image,
         kernel=kernel,

@@ -44,12 +44,9 @@ def gaussian_kernel(
     return kernel / kernel.sum()
 
 
-def kernel_from_values(
-    sigma_x: float, sigma_y: float, theta: float, device: torch.device | str = "cpu"
-) -> torch.Tensor:
-    """The kernel for Python numbers, built from float32 tensors as the official code does."""
-    sigma = torch.tensor([sigma_x, sigma_y], device=device)
-    return gaussian_kernel(sigma, torch.tensor([theta], device=device))
+def kernel_from_values(sigma_x: float, sigma_y: float, theta: float) -> torch.Tensor:
+    """The kernel for Python numbers, from float32 CPU tensors as the official grid builds it."""
+    return gaussian_kernel(torch.tensor([sigma_x, sigma_y]), torch.tensor([theta]))
 
 
 def grid() -> list[tuple[float, float, float]]:

@@ -299,7 +299,7 @@ def _resume(path: Path, network: str, module: Any, optimizer: Any) -> int:
 
 
 def _validation_loss(
-    config: TrainConfig, loader: Any, generator: Generator, discriminator: Any, device: Any
+    loader: Any, generator: Generator, discriminator: Discriminator | None, device: torch.device
 ) -> float:
     losses = []
     with torch.no_grad():
@@ -392,7 +392,7 @@ def train(
                 progress(step, total, f"training {config.network}")
         if valid is not None:
             trained.eval()
-            loss = _validation_loss(config, valid, generator, discriminator, device)
+            loss = _validation_loss(valid, generator, discriminator, device)
             log(f"{config.network} validation at step {step}: L1 loss {loss:.6f}")
     save_checkpoint(out, config.network, step, trained, optimizer)
     return out
