@@ -34,11 +34,14 @@ def check_fingerprints(tensors, expected, rtol: float, what: str) -> None:
 
 
 def perturb(module: torch.nn.Module, seed: int) -> None:
-    """The golden recipe: make every float tensor non-trivial (fp16-exact values)."""
+    """The golden recipe: make every float tensor non-trivial (fp16-exact values), then
+    converge the spectral-norm vectors (20 power iterations) so eval-mode outputs stay sane."""
+    from torch.nn.utils.spectral_norm import SpectralNorm
+
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, t in module.state_dict(keep_vars=True).items():
-            if not t.is_floating_point():
+            if not t.is_floating_point() or name.endswith(("weight_u", "weight_v")):
                 continue
             t.add_(0.05 * torch.randn(t.shape, generator=g))
             if name.endswith("running_var"):
@@ -46,6 +49,11 @@ def perturb(module: torch.nn.Module, seed: int) -> None:
             elif t.numel() == 1:
                 t.add_(0.1)
             t.copy_(t.half().float())
+        for layer in module.modules():
+            for hook in layer._forward_pre_hooks.values():
+                if isinstance(hook, SpectralNorm):
+                    for _ in range(20):
+                        hook.compute_weight(layer, do_power_iteration=True)
 
 
 def seeded(shape: tuple[int, ...], seed: int, tanh: bool = True) -> torch.Tensor:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
+
+from srarena import testing
 
 torch = pytest.importorskip("torch")
 
@@ -13,12 +12,35 @@ from srarena_fastgan import checkpoint as ckpt  # noqa: E402
 from srarena_fastgan.arch import Generator  # noqa: E402
 
 
-def test_registration_imports_no_torch():
-    code = ("import sys, srarena_fastgan.plugin as p; assert 'torch' not in sys.modules; "
-            "specs = []; p.srarena_register_upscalers(specs.append); "
-            "assert specs[0].name == 'fastgan' and specs[0].mode == 'generative'; "
-            "assert 'torch' not in sys.modules")
-    subprocess.run([sys.executable, "-c", code], check=True)
+def test_conformance_of_spec_and_registration():
+    spec = testing.registered("upscaler", "fastgan")
+    testing.check_spec(spec)
+    testing.check_registration_without_torch("srarena_fastgan.plugin")
+
+
+@pytest.mark.slow
+def test_conformance_fit_reload_generate(vgg_file):
+    spec = testing.with_options(testing.registered("upscaler", "fastgan"), iterations=0,
+                                ngf=4, ndf=4, nz=16, batch_size=2)
+    testing.check_generative(spec, testing.context(weights={ckpt.VGG_FILENAME: vgg_file}),
+                             size=256)
+
+
+def test_weights_service_refuses_files_that_are_not_torchvision_vgg16(vgg_file, tmp_path,
+                                                                     monkeypatch, fg):
+    from srarena.weights import WeightsError, missing_files
+    from srarena.weights.validate import add
+
+    monkeypatch.setenv("SRARENA_HOME", str(tmp_path / "home"))
+    spec = testing.registered("upscaler", "fastgan")
+    with pytest.raises(WeightsError, match="397923af"):
+        add(spec.weights, [vgg_file])  # right shapes, not the published file
+    state = fg.vgg_trunk()
+    del state["features.0.bias"]
+    torch.save(state, tmp_path / "vgg16-397923af.pth")
+    with pytest.raises(WeightsError, match="features.0.bias"):
+        add(spec.weights, [tmp_path / "vgg16-397923af.pth"])
+    assert missing_files(spec.weights) == ["vgg16-397923af.pth"]
 
 
 def test_registry_lists_fastgan():

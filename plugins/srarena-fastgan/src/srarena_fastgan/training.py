@@ -266,6 +266,7 @@ class Trainer:
         if self.stream is None:
             raise ValueError("no training images")
         cfg, total = self.config, self.config.iterations + 1
+        folder.mkdir(parents=True, exist_ok=True)
         log = folder / "losses.csv"
         if log.exists():  # drop rows an interrupted run logged after its last checkpoint
             rows = log.read_text().splitlines(keepends=True)
