@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "export",
     "new_plugin",
     "weights",
+    "metrics",
     "report",
 )
 

@@ -1,0 +1,340 @@
+"""pyiqa's metrics as ``pyiqa:<name>``, and the guard every use of pyiqa runs under.
+
+Registration reads a table shipped with srarena (``data/pyiqa_metrics.json``: name, FR/NR
+mode, direction, score range), generated from pyiqa's ``DEFAULT_CONFIGS`` by
+``python -m srarena.metrics.pyiqa_metrics`` with pyiqa's version recorded, so that listing
+metrics never imports pyiqa (about ten seconds). A test compares the table with the
+installed pyiqa.
+
+While pyiqa builds a metric (:func:`pyiqa_environment`): its downloads go to srarena's
+data folder (``<home>/pyiqa``) through srarena's downloader (timeouts, resume); torch hub
+downloads (torchvision backbones) take the same path, and pyiqa's CLIP loaders get a
+timeout; offline (``SRARENA_OFFLINE`` or ``HF_HUB_OFFLINE``) a missing file fails at once
+with its name, URL and where to put it, and Hugging Face (timm backbones) is switched to
+offline mode; every ``torch.load`` is forced to torch's weights-only loader; pyiqa's prints
+go to stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..components import Context, InputRefused, Metric
+from ..specs import MetricSpec
+
+if TYPE_CHECKING:
+    import torch
+
+TABLE = Path(__file__).parent / "data" / "pyiqa_metrics.json"
+PREFIX = "pyiqa:"
+INSTALL_HINT = "pip install 'srarena[iqa]'"
+# Metrics of a whole set of images or of a pair of images: no per-image score.
+NOT_PER_IMAGE = {
+    "FID": "a distance between two image sets, not a per-image score",
+    "InceptionScore": "a score of a whole image set, not a per-image score",
+}
+NOT_PER_IMAGE_NAMES = {"fgresq_pair": "ranks a pair of images; no score against a reference"}
+
+
+def srarena_name(pyiqa_name: str) -> str:
+    """``lpips+`` -> ``pyiqa:lpips-plus`` (srarena names are lower case, no '+')."""
+    return PREFIX + pyiqa_name.lower().replace("+", "-plus")
+
+
+@functools.cache
+def table() -> dict[str, Any]:
+    """The shipped table: ``{"pyiqa_version", "generated_by", "metrics": [row, ...]}``."""
+    return json.loads(TABLE.read_text(encoding="utf-8"))
+
+
+def generate_table() -> dict[str, Any]:
+    """The table from the installed pyiqa's registry (imports pyiqa)."""
+    import pyiqa
+    from pyiqa.default_model_configs import DEFAULT_CONFIGS
+
+    rows = []
+    for name, config in DEFAULT_CONFIGS.items():
+        arch = config["metric_opts"]["type"]
+        why_not = NOT_PER_IMAGE.get(arch) or NOT_PER_IMAGE_NAMES.get(name)
+        rows.append({
+            "pyiqa": name,
+            "name": srarena_name(name),
+            "mode": config["metric_mode"],
+            "lower_better": bool(config.get("lower_better", False)),
+            "score_range": config.get("score_range", ""),
+            "arch": arch,
+            "per_image": why_not is None,
+            **({"why_not": why_not} if why_not else {}),
+        })
+    names = [row["name"] for row in rows]
+    if len(set(names)) != len(names):
+        raise ValueError("two pyiqa metrics map to the same srarena name")
+    return {
+        "pyiqa_version": pyiqa.__version__,
+        "generated_by": "python -m srarena.metrics.pyiqa_metrics",
+        "metrics": rows,
+    }
+
+
+def metric_specs() -> list[MetricSpec]:
+    """A spec for every per-image pyiqa metric of the table (MANIQA's are built elsewhere)."""
+    version = table()["pyiqa_version"]
+    specs = []
+    for row in table()["metrics"]:
+        if not row["per_image"] or row["arch"] == "MANIQA":
+            continue
+        full_reference = row["mode"] == "FR"
+        specs.append(MetricSpec(
+            name=row["name"],
+            factory="srarena.metrics.pyiqa_metrics:PyiqaMetric",
+            kind="full-reference" if full_reference else "no-reference",
+            higher_is_better=not row["lower_better"],
+            protocol=f"pyiqa {row['pyiqa']!r} with its defaults, on the image as given"
+                     + (" against the HR ground truth" if full_reference else ""),
+            description=f"pyiqa metric {row['pyiqa']} ({row['arch']}), score range "
+                        f"{row['score_range'] or 'not stated'}; table from pyiqa {version}",
+            requires=("torch", "pyiqa"),
+            install_hint=INSTALL_HINT,
+            batch_size=8,
+            licence="pyiqa: NTU S-Lab License 1.0 (non-commercial); weights: see pyiqa",
+            options={"pyiqa_name": row["pyiqa"]},
+        ))
+    return specs
+
+
+# --- the guard -------------------------------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    """Where pyiqa's own weight files are kept: ``<srarena home>/pyiqa``."""
+    from ..weights import home
+
+    return home() / "pyiqa"
+
+
+@contextlib.contextmanager
+def patched(owner: Any, attribute: str, value: Any) -> Iterator[None]:
+    """Set ``owner.attribute`` to ``value`` for the duration, then restore it."""
+    saved = getattr(owner, attribute)
+    setattr(owner, attribute, value)
+    try:
+        yield
+    finally:
+        setattr(owner, attribute, saved)
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str | None]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _fetcher(label: str) -> Any:
+    """A stand-in for ``download_url_to_file(url, dst, hash_prefix, progress)``."""
+    from ..weights import WeightsMissing, offline
+    from ..weights.cache import sha256_file
+    from ..weights.download import download
+    from ..weights.errors import ChecksumMismatch
+
+    def fetch(url: str, dst: str, hash_prefix: str | None = None, progress: bool = True) -> None:
+        target = Path(dst)
+        if offline():
+            raise WeightsMissing(
+                f"{label} needs {target.name}, which is not in {target.parent}; offline mode "
+                f"(SRARENA_OFFLINE/HF_HUB_OFFLINE) downloads nothing: run it once with the "
+                f"network allowed (it downloads {url}), or put the file at {target}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(target.name + ".part")
+        print(f"{label}: downloading {url} to {target}", file=sys.stderr)
+        download(url, part, target.name)
+        if hash_prefix and not sha256_file(part).startswith(hash_prefix):
+            part.unlink()
+            raise ChecksumMismatch(f"{url}: sha256 does not start with {hash_prefix}; discarded")
+        os.replace(part, target)
+
+    return fetch
+
+
+def _guarded_urllib(label: str) -> Any:
+    """A stand-in for the ``urllib`` of pyiqa's CLIP loaders (they call ``urlopen`` directly)."""
+    import urllib.request
+    from types import SimpleNamespace
+
+    from ..weights import WeightsMissing, offline
+    from ..weights.download import timeout
+
+    def urlopen(url: str, *args: Any, **kwargs: Any) -> Any:
+        if offline():
+            raise WeightsMissing(
+                f"{label} needs {url.rsplit('/', 1)[-1]} (from {url}), which is not in its "
+                "CLIP cache (<torch hub>/clip or ~/.cache/clip); offline mode "
+                "(SRARENA_OFFLINE/HF_HUB_OFFLINE) downloads nothing: run it once with the "
+                "network allowed")
+        kwargs.setdefault("timeout", timeout())
+        return urllib.request.urlopen(url, *args, **kwargs)
+
+    return SimpleNamespace(request=SimpleNamespace(urlopen=urlopen))
+
+
+def _clip_loaders() -> list[Any]:
+    """pyiqa's modules that download CLIP weights with ``urllib`` themselves."""
+    import importlib
+
+    found = []
+    for name in ("pyiqa.archs.clip_model", "pyiqa.archs.afineclip_model"):
+        try:
+            found.append(importlib.import_module(name))
+        except ImportError:  # a pyiqa without it: nothing to guard
+            continue
+    return found
+
+
+_GUARD = threading.RLock()
+
+
+@contextlib.contextmanager
+def pyiqa_environment(label: str) -> Iterator[None]:
+    """Build pyiqa metrics under srarena's rules (see the module's docstring)."""
+    import torch.hub
+    from pyiqa.utils import download_util
+
+    from ..weights import offline
+
+    fetch = _fetcher(label)
+    with _GUARD, contextlib.ExitStack() as stack:
+        stack.enter_context(patched(download_util, "DEFAULT_CACHE_DIR", str(cache_dir())))
+        stack.enter_context(patched(download_util, "download_url_to_file", fetch))
+        stack.enter_context(patched(torch.hub, "download_url_to_file", fetch))
+        for module in _clip_loaders():
+            stack.enter_context(patched(module, "urllib", _guarded_urllib(label)))
+        stack.enter_context(_environ({"TORCH_FORCE_WEIGHTS_ONLY_LOAD": "1",
+                                      "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": None}))
+        if offline():
+            import huggingface_hub.constants
+
+            stack.enter_context(patched(huggingface_hub.constants, "HF_HUB_OFFLINE", True))
+            stack.enter_context(_environ({"HF_HUB_OFFLINE": "1"}))
+        stack.enter_context(contextlib.redirect_stdout(sys.stderr))
+        yield
+
+
+def _offline_hub_error(label: str, exc: Exception) -> Exception | None:
+    """A :class:`WeightsMissing` for a Hugging Face file absent while offline, else None."""
+    from ..weights import WeightsMissing, offline
+
+    if not offline() or type(exc).__name__ not in ("LocalEntryNotFoundError",
+                                                   "OfflineModeIsEnabled"):
+        return None
+    return WeightsMissing(
+        f"{label} needs a file from the Hugging Face Hub that is not in its cache "
+        f"({str(exc).splitlines()[0]}); offline mode (SRARENA_OFFLINE/HF_HUB_OFFLINE) "
+        "downloads nothing: run it once with the network allowed")
+
+
+# --- the metric --------------------------------------------------------------------------
+
+
+class PyiqaMetric(Metric):
+    """A pyiqa metric with its defaults; option ``pyiqa_name`` names it in pyiqa."""
+
+    def __init__(self, spec: MetricSpec, context: Context) -> None:
+        super().__init__(spec, context)
+        import torch
+
+        self.device = torch.device(context.device)
+        name = str(context.options["pyiqa_name"])
+        with pyiqa_environment(spec.name):
+            import pyiqa
+
+            try:
+                self.model = pyiqa.create_metric(name, device=self.device, as_loss=False)
+            except Exception as exc:
+                missing = _offline_hub_error(spec.name, exc)
+                if missing is None:
+                    raise
+                raise missing from exc
+
+    def score(self, images: Sequence[np.ndarray],
+              references: Sequence[np.ndarray] | None = None) -> list[float]:
+        full_reference = self.spec.kind == "full-reference"
+        if full_reference:
+            if references is None:
+                raise InputRefused(f"{self.spec.name} needs the HR ground truth")
+            for image, reference in zip(images, references, strict=True):
+                if image.shape != reference.shape:
+                    raise InputRefused(f"SR size {image.shape[:2]} differs from HR size "
+                                       f"{reference.shape[:2]}")
+        scores = np.zeros(len(images), dtype=np.float64)
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for index, image in enumerate(images):
+            by_shape.setdefault(image.shape, []).append(index)
+        size = self.spec.batch_size
+        for indices in by_shape.values():
+            for start in range(0, len(indices), size):
+                chunk = indices[start:start + size]
+                refs = (self._tensor([references[i] for i in chunk])  # type: ignore[index]
+                        if full_reference else None)
+                scores[chunk] = self._run(self._tensor([images[i] for i in chunk]), refs)
+        return [float(value) for value in scores]
+
+    def _tensor(self, images: list[np.ndarray]) -> torch.Tensor:
+        import torch
+
+        stack = torch.from_numpy(np.ascontiguousarray(np.stack(images), dtype=np.float32))
+        return stack.to(self.device).clamp(0, 1).permute(0, 3, 1, 2).contiguous()
+
+    def _run(self, batch: torch.Tensor, refs: torch.Tensor | None) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            values = self.model(batch, refs) if refs is not None else self.model(batch)
+        if isinstance(values, (tuple, list)):
+            values = values[0]
+        values = values.float().reshape(-1).cpu().numpy()
+        if values.size != batch.shape[0]:
+            raise RuntimeError(f"{self.spec.name}: pyiqa returned {values.size} values for "
+                               f"{batch.shape[0]} images")
+        return values
+
+    def close(self) -> None:
+        import torch
+
+        del self.model
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def main() -> None:
+    """Regenerate the shipped table from the installed pyiqa."""
+    data = generate_table()
+    TABLE.parent.mkdir(parents=True, exist_ok=True)
+    rows = ",\n  ".join(json.dumps(row) for row in data["metrics"])
+    head = json.dumps({key: value for key, value in data.items() if key != "metrics"})
+    TABLE.write_text(f'{head[:-1]}, "metrics": [\n  {rows}\n]}}\n', encoding="utf-8")
+    print(f"{TABLE}: {len(data['metrics'])} metrics from pyiqa {data['pyiqa_version']}")
+
+
+if __name__ == "__main__":
+    main()
