@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-EXTRAS="plots,parquet"
+EXTRAS="plots,parquet,iqa"
 if [ "${1:-}" = "test" ]; then EXTRAS="$EXTRAS,test,ray"; fi
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"

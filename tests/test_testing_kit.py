@@ -47,7 +47,8 @@ class WrongSize(Upscaler):
 class Noisy(Upscaler):
     def upscale(self, image):
         big = np.repeat(np.repeat(image, self.scale, 0), self.scale, 1)
-        return big + np.random.default_rng().normal(0, 0.01, big.shape).astype(np.float32)
+        noise = np.random.default_rng().normal(0, 0.01, big.shape)
+        return np.clip(big * 0.9 + 0.05 + noise, 0, 1).astype(np.float32)
 
 
 class Seamy(Upscaler):

@@ -136,7 +136,13 @@ def _candidate_modules() -> list[tuple[PluginInfo, Any]]:
             module=module_name,
             builtin=True,
         )
-        found.append((info, importlib.import_module(module_name)))
+        try:
+            found.append((info, importlib.import_module(module_name)))
+        except Exception as exc:  # noqa: BLE001 - even a broken built-in must not stop the CLI
+            if _raise_errors():
+                raise
+            info.error, info.detail = f"{type(exc).__name__}: {exc}", traceback.format_exc()
+            found.append((info, None))
     wanted = _wanted_distributions()
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = entry.dist

@@ -2,57 +2,79 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from collections import Counter
+from typing import Any
 
 import typer
 
+LISTED = 6  # names shown per kind in the table before "… and N more"
 
-def plugin_rows() -> list[dict]:
-    """One row per plugin module: distribution, version, components and status."""
+
+def component_status(spec: Any) -> tuple[str, str]:
+    """``(status, fix)`` of one component: ok, needs extra, needs weights or needs a GPU."""
     from .. import weights
+
+    missing = [m for m in getattr(spec, "requires", ()) if importlib.util.find_spec(m) is None]
+    if missing:
+        return "needs extra", getattr(spec, "install_hint", "") or f"pip install {missing[0]}"
+    ws = getattr(spec, "weights", None)
+    if ws is not None and weights.missing_files(ws):
+        return "needs weights", weights.fix_command(ws)
+    resources = getattr(spec, "resources", None)
+    if resources is not None and resources.needs_gpu:
+        return "needs a GPU", "run on a machine with a CUDA GPU (--device cuda)"
+    return "ok", ""
+
+
+def plugin_rows() -> list[dict[str, Any]]:
+    """One row per plugin module: distribution, version, its components and their status."""
     from ..plugins import get_registry
 
     registry = get_registry()
     rows = []
     for info in registry.plugins:
-        notes: list[str] = []
+        components = []
+        for kind, name in info.registered:
+            status, fix = component_status(getattr(registry, kind + "s")[name])
+            components.append({"kind": kind, "name": name, "status": status, "fix": fix})
+        counts = Counter(c["status"] for c in components)
         if info.error:
             status = "failed"
-            notes.append(info.error)
-        else:
+        elif set(counts) <= {"ok"}:
             status = "ok"
-            for kind, name in info.registered:
-                spec = getattr(registry, kind + "s")[name]
-                ws = getattr(spec, "weights", None)
-                if ws is not None and weights.missing_files(ws):
-                    status = "needs weights"
-                    notes.append(f"{name}: `{weights.fix_command(ws)}`")
-                resources = getattr(spec, "resources", None)
-                if resources is not None and resources.needs_gpu and status == "ok":
-                    status = "needs a GPU"
-                missing = _missing_requirements(getattr(spec, "requires", ()))
-                if missing:
-                    status = "needs extra"
-                    hint = getattr(spec, "install_hint", "") or f"pip install {missing[0]}"
-                    notes.append(f"{name}: missing {', '.join(missing)}: {hint}")
-        rows.append(
-            {
-                "plugin": info.name,
-                "distribution": info.distribution,
-                "version": info.version,
-                "builtin": info.builtin,
-                "registers": [f"{kind}:{name}" for kind, name in info.registered],
-                "status": status,
-                "notes": notes,
-            }
-        )
+        else:
+            status = ", ".join(f"{n} {s}" for s, n in counts.items() if s != "ok")
+        rows.append({
+            "plugin": info.name, "distribution": info.distribution, "version": info.version,
+            "builtin": info.builtin, "status": status, "error": info.error,
+            "registers": [f"{c['kind']}:{c['name']}" for c in components],
+            "components": components,
+        })
     return rows
 
 
-def _missing_requirements(modules: tuple[str, ...]) -> list[str]:
-    import importlib.util
+def _registers_text(components: list[dict[str, Any]]) -> str:
+    lines = []
+    for kind in ("upscaler", "metric", "dataset"):
+        names = [c["name"] for c in components if c["kind"] == kind]
+        if names:
+            shown = ", ".join(names[:LISTED])
+            more = f" … and {len(names) - LISTED} more" if len(names) > LISTED else ""
+            lines.append(f"{kind}s: {shown}{more}")
+    return "\n".join(lines)
 
-    return [m for m in modules if importlib.util.find_spec(m) is None]
+
+def _status_text(row: dict[str, Any]) -> str:
+    colour = {"ok": "green", "failed": "red"}.get(row["status"], "yellow")
+    text = f"[{colour}]{row['status']}[/]"
+    if row["error"]:
+        return f"{text}\n{row['error']}"
+    fixes = list(dict.fromkeys(c["fix"] for c in row["components"] if c["fix"]))
+    shown = fixes[:3] + ([f"… {len(fixes) - 3} more: srarena metrics / weights list"]
+                         if len(fixes) > 3 else [])
+    return "\n".join([text, *shown])
 
 
 def register(app: typer.Typer) -> None:
@@ -60,7 +82,7 @@ def register(app: typer.Typer) -> None:
     def plugins(
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     ) -> None:
-        """List installed plugins, what they register and whether they work."""
+        """List installed plugins, what they register and whether it works."""
         rows = plugin_rows()
         if as_json:
             typer.echo(json.dumps(rows, indent=2))
@@ -72,15 +94,7 @@ def register(app: typer.Typer) -> None:
         for column in ("plugin", "distribution", "version", "registers", "status"):
             table.add_column(column)
         for row in rows:
-            colour = {"ok": "green", "failed": "red"}.get(row["status"], "yellow")
-            status = f"[{colour}]{row['status']}[/]"
-            if row["notes"]:
-                status += "\n" + "\n".join(row["notes"])
-            table.add_row(
-                row["plugin"] + (" (built-in)" if row["builtin"] else ""),
-                row["distribution"],
-                row["version"],
-                "\n".join(row["registers"]),
-                status,
-            )
+            table.add_row(row["plugin"] + (" (built-in)" if row["builtin"] else ""),
+                          row["distribution"], row["version"],
+                          _registers_text(row["components"]), _status_text(row))
         Console().print(table)
