@@ -186,3 +186,21 @@ def test_only_the_weights_of_the_chain_are_needed(fake_plugin, tmp_path):
     fake_plugin.upscalers["fake-x2"] = spec
     summary = Bench(fake_plugin, _config(scale=8, metrics=[]), tmp_path / "run").run()
     assert summary.skipped == [] and summary.computed == 4
+
+
+def test_generation_only_options_reuse_the_fit(fake_plugin, tmp_path):
+    from dataclasses import replace
+
+    spec = fake_plugin.upscalers["fake-gen"]
+    fake_plugin.upscalers["fake-gen"] = replace(spec, options={"style": "a", "steps": 1},
+                                                generation_options=("style",))
+    config = _config(upscalers=["fake-gen"], generate=2)
+    Bench(fake_plugin, config, tmp_path / "run").run()
+    config.options = {"fake-gen": {"style": "b"}}  # generation only: same fit, new images
+    summary = Bench(fake_plugin, config, tmp_path / "run").run()
+    assert summary.computed == 2
+    counters = list((tmp_path / "run" / "fits").rglob("fits.txt"))
+    assert len(counters) == 1 and counters[0].read_text() == "1"
+    config.options = {"fake-gen": {"steps": 2}}  # changes the fitted state: fits again
+    Bench(fake_plugin, config, tmp_path / "run").run()
+    assert len(list((tmp_path / "run" / "fits").rglob("fits.txt"))) == 2

@@ -140,7 +140,8 @@ class UpscalerSpec:
     ``scales`` are the native scales; ``None`` means any integer scale in one pass. The
     engine chains native scales to reach the requested scale. ``input_range`` is the value
     range the network expects (the core always hands implementations RGB float32 in
-    [0, 1] and the implementation converts).
+    [0, 1] and the implementation converts). ``generation_options`` names the options of a
+    generative upscaler that change generation only, so changing them reuses the fit.
     """
 
     name: str
@@ -160,6 +161,7 @@ class UpscalerSpec:
     resources: Resources = field(default_factory=Resources)
     options: dict[str, Any] = field(default_factory=dict)
     side_outputs: tuple[str, ...] = ()
+    generation_options: tuple[str, ...] = ()
     version: str = "0"
 
     def __post_init__(self) -> None:

@@ -236,11 +236,14 @@ class Bench:
         paths = weights_service.resolve(weights, self.config.weights)
         return paths, weights_service.fingerprint(paths)
 
-    def _output_key(self, spec: UpscalerSpec, weights_hash: str, *identity: Any) -> str:
+    def _output_key(self, spec: UpscalerSpec, weights_hash: str, *identity: Any,
+                    fit: bool = False) -> str:
+        options = {**spec.options, **self.config.options.get(spec.name, {})}
+        if fit:  # options that change generation only do not change the fitted state
+            options = {k: v for k, v in options.items() if k not in spec.generation_options}
         return content_key(
             spec.name, spec.version, weights_hash, self.config.precision, self.config.tile,
-            self.config.seed, {**spec.options, **self.config.options.get(spec.name, {})},
-            *identity,
+            self.config.seed, options, *identity,
         )
 
     def _plan(self, groups: list[DatasetGroup]) -> list[Job]:
@@ -339,7 +342,7 @@ class Bench:
                         weights_hash: str) -> GenerativeJob | None:
         sizes = Counter(max(a.shape[:2]) for a in group.lr.values())
         size = sizes.most_common(1)[0][0] * self.config.scale
-        fit_key = self._output_key(spec, weights_hash, "fit", group.content_hash, size)
+        fit_key = self._output_key(spec, weights_hash, "fit", group.content_hash, size, fit=True)
         fit_dir = self.store.relative(
             self.store.path_for("fits", spec.name, f"{group.name}-{fit_key[:12]}"))
         count = self.config.generate or len(group.lr)
