@@ -1,0 +1,1 @@
+"""StyleGAN2 networks and the ADA augmentation pipeline (torch)."""
