@@ -216,6 +216,10 @@ def test_rebuild_prunes_stale_assets(run_folder, tmp_path):
     out = tmp_path / "r"
     first = build_report(run_folder, out, _options())
     before = len(parse(first.html).sources)
+    made = {p: p.stat().st_mtime_ns for p in (out / "assets" / "thumbs").rglob("*.*")}
+    assert len(made) == 18 and all(p.name.count(".") == 1 for p in made)
+    build_report(run_folder, out, _options())  # thumbnails are reused, not made again
+    assert {p: p.stat().st_mtime_ns for p in (out / "assets" / "thumbs").rglob("*.*")} == made
     stale = out / "assets" / "thumbs" / "old.webp"
     stale.write_bytes(b"old")
     thumbs = len(list((out / "assets" / "thumbs").rglob("*.*")))

@@ -54,11 +54,14 @@ class Browser:
         self._replies, replies_write = os.pipe()
 
         def wire() -> None:
-            """In the child: the pipe ends become descriptors 3 and 4 (inheritable, as dup2
-            makes them); every other descriptor Python opened is close-on-exec (PEP 446)."""
+            """In the child: the pipe ends become descriptors 3 and 4, inheritable (every
+            other descriptor Python opened is close-on-exec, PEP 446). dup2 onto itself
+            changes nothing, hence set_inheritable."""
             three, four = os.dup(commands_read), os.dup(replies_write)
             os.dup2(three, 3)
             os.dup2(four, 4)
+            os.set_inheritable(3, True)
+            os.set_inheritable(4, True)
 
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
         self.process = subprocess.Popen(
@@ -103,7 +106,10 @@ class Browser:
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
         if session and self.session:
             message["sessionId"] = self.session
-        os.write(self._commands, json.dumps(message).encode() + b"\0")
+        try:
+            os.write(self._commands, json.dumps(message).encode() + b"\0")
+        except BrokenPipeError:
+            raise BrowserError(f"Chromium exited: {self._stderr()}") from None
         deadline = time.monotonic() + self.timeout
         while True:
             reply = self._read_message(deadline)

@@ -80,10 +80,10 @@ def thumbnail(image: Image.Image, path: Path, side: int, *, nearest: bool = Fals
 def thumbnail_file(source: Path, path: Path, side: int) -> Picture:
     """JPEG thumbnail of an image file, reused when it already exists (``path`` is named by
     the output's key, which determines its content)."""
-    path = _named(path, ".jpg")
-    if path.is_file():
-        with Image.open(path) as done:
-            return Picture(path, done.width, done.height)
+    done = _named(path, ".jpg")
+    if done.is_file():
+        with Image.open(done) as image:
+            return Picture(done, image.width, image.height)
     with Image.open(source) as image:
         image.draft("RGB", fit(image.width, image.height, side))
         rgb = image.convert("RGB")

@@ -106,10 +106,12 @@ class Visuals:
         if len(ok) and self.pictured.empty:
             self.notes.append("this results database holds scores without images (imported "
                               "scores): there are no pictures to show")
-        values = frames.scores.pivot_table(index="output_key", columns="metric", values="value",
-                                           aggfunc="first")
-        self.values: dict[str, dict[str, float]] = {
-            key: {m: v for m, v in row.items() if v == v} for key, row in values.iterrows()}
+        self.values: dict[str, dict[str, float]] = {}
+        scores = frames.scores
+        for key, metric, value in zip(scores["output_key"], scores["metric"], scores["value"],
+                                      strict=True):
+            if value == value:  # not NaN
+                self.values.setdefault(key, {})[metric] = float(value)
 
     # ------------------------------------------------------------------ helpers
     def _rank(self, upscalers: Iterable[str]) -> list[str]:
