@@ -292,7 +292,12 @@ def check_metric(spec: MetricSpec, ctx: Context | None = None, size: int | None 
 def check_weights_roundtrip(spec: UpscalerSpec | MetricSpec, files: dict[str, Path],
                             broken: dict[str, Path] | None = None) -> dict[str, Path]:
     """Install ``files`` through the weights service (``srarena weights add``) into the
-    current ``SRARENA_HOME`` and resolve them back; a ``broken`` set must be refused."""
+    current ``SRARENA_HOME`` and resolve them back; a ``broken`` set must be refused.
+
+    ``files`` must hold every declared file without a sha256 (those the validator checks).
+    A file pinned by a declared sha256 (an upstream file a test cannot make) may be left
+    out; the files given are then resolved as a part of the set.
+    """
     from . import weights as service
     from .weights.validate import add
 
@@ -306,11 +311,21 @@ def check_weights_roundtrip(spec: UpscalerSpec | MetricSpec, files: dict[str, Pa
         else:
             raise _fail(spec, "the weights service accepted a wrong checkpoint: give the "
                               "WeightSet a validator that compares keys and shapes")
-    add(spec.weights, list(files.values()))
-    resolved = service.resolve(spec.weights)
-    missing = set(f.filename for f in spec.weights.files) - set(resolved)
-    if missing:
-        raise _fail(spec, f"after `weights add`, {sorted(missing)} do not resolve")
+    try:
+        installed = {status.filename for status in add(spec.weights, list(files.values()))}
+    except service.WeightsError as exc:
+        raise _fail(spec, f"`weights add` refused the good files: {exc}") from exc
+    unchecked = [f.filename for f in spec.weights.files
+                 if f.sha256 is None and f.filename not in installed]
+    if unchecked or not installed:
+        raise _fail(spec, f"give check_weights_roundtrip every declared file without a "
+                          f"sha256 (missing: {', '.join(unchecked) or 'all'})")
+    part = replace(spec.weights, files=tuple(f for f in spec.weights.files
+                                             if f.filename in installed))
+    try:
+        resolved = service.resolve(part)
+    except service.WeightsError as exc:
+        raise _fail(spec, f"after `weights add`, the files do not resolve: {exc}") from exc
     return resolved
 
 
