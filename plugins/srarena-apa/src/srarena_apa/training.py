@@ -202,9 +202,9 @@ class Trainer:
         torch.manual_seed(config.seed)
         torch.empty((), dtype=torch.int64).random_()
         self.G = Generator(**copy.deepcopy(config.G_kwargs)).train().requires_grad_(False)
+        self.G.to(self.device)
         self.D = Discriminator(**copy.deepcopy(config.D_kwargs)).train().requires_grad_(False)
-        self.G = self.G.to(self.device)
-        self.D = self.D.to(self.device)
+        self.D.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval()
         self.augment_pipe: AugmentPipe | None = None
         if config.augpipe is not None and (config.augment_p > 0 or config.apa_target is not None):
