@@ -133,6 +133,28 @@ def _finish(result: ItemResult, image: np.ndarray, side: dict[str, np.ndarray], 
     return result
 
 
+Computed = tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any], str]
+"""An output image, its side outputs, its facts and the tiling used."""
+
+
+def _each_target(job: SingleJob | GenerativeJob,
+                 compute: Callable[[Target], Computed]) -> Iterator[ItemResult]:
+    """Compute every target of a job, timed; a failing one is an error result, never a raise."""
+    for target in job.targets:
+        _reset_peak(job.context.device)
+        start = time.perf_counter()
+        try:
+            image, side, info, tiling = compute(target)
+        except Exception as exc:  # noqa: BLE001 - one failed item, the run goes on
+            yield ItemResult(target, error=_error(exc), seconds=time.perf_counter() - start,
+                             info={"traceback": traceback.format_exc(limit=4)})
+            continue
+        result = ItemResult(target, info=info, tiling=tiling,
+                            seconds=time.perf_counter() - start,
+                            peak_memory_mb=peak_memory_mb(job.context.device))
+        yield _finish(result, image, side, job.folder, job.shared)
+
+
 def run_single_job(job: SingleJob, progress: Progress | None = None) -> Iterator[ItemResult]:
     """Upscale every target of ``job``; a failing image is one error result, never a raise.
 
@@ -152,22 +174,14 @@ def run_single_job(job: SingleJob, progress: Progress | None = None) -> Iterator
         for target in job.targets:
             yield ItemResult(target, error=reason)
         return
+    def upscale(target: Target) -> Computed:
+        assert target.lr is not None
+        out = run_chain(instances, job.chain, target.lr, job.tile, job.overlap)
+        tiles = [t for t in out.tiles if t is not None]
+        return out.image, out.side_outputs, out.info, str(min(tiles)) if tiles else "none"
+
     try:
-        for target in job.targets:
-            _reset_peak(job.context.device)
-            start = time.perf_counter()
-            try:
-                assert target.lr is not None
-                out = run_chain(instances, job.chain, target.lr, job.tile, job.overlap)
-            except Exception as exc:  # noqa: BLE001 - one failed item, the run goes on
-                yield ItemResult(target, error=_error(exc), seconds=time.perf_counter() - start,
-                                 info={"traceback": traceback.format_exc(limit=4)})
-                continue
-            tiles = [t for t in out.tiles if t is not None]
-            result = ItemResult(target, info=out.info, seconds=time.perf_counter() - start,
-                                tiling=str(min(tiles)) if tiles else "none",
-                                peak_memory_mb=peak_memory_mb(job.context.device))
-            yield _finish(result, out.image, out.side_outputs, job.folder, job.shared)
+        yield from _each_target(job, upscale)
     finally:
         for instance in instances.values():
             instance.close()
@@ -224,19 +238,13 @@ def run_generate_job(job: GenerativeJob, files: dict[str, bytes] | None = None,
             for target in job.targets:
                 yield ItemResult(target, error=f"could not load the fitted state: {_error(exc)}")
             return
+        def generate(target: Target) -> Computed:
+            assert target.seed is not None
+            out = check_output(generator.generate(target.seed, job.size),
+                               (job.size, job.size), job.spec.name)
+            return out.image, out.side_outputs, out.info, "none"
+
         try:
-            for target in job.targets:
-                _reset_peak(job.context.device)
-                start = time.perf_counter()
-                try:
-                    assert target.seed is not None
-                    out = check_output(generator.generate(target.seed, job.size),
-                                       (job.size, job.size), job.spec.name)
-                except Exception as exc:  # noqa: BLE001
-                    yield ItemResult(target, error=_error(exc))
-                    continue
-                result = ItemResult(target, info=out.info, seconds=time.perf_counter() - start,
-                                    peak_memory_mb=peak_memory_mb(job.context.device))
-                yield _finish(result, out.image, out.side_outputs, job.folder, job.shared)
+            yield from _each_target(job, generate)
         finally:
             generator.close()
