@@ -118,6 +118,7 @@ class Bench:
                 metric.close()
             self.executor.close()
             self.summary.failures = self._failures()
+            self.store.set_meta("skipped", self.summary.skipped)
             self.store.close()
         return self.summary
 

@@ -155,12 +155,16 @@ def problems(run: Run, config: dict[str, Any], scores: pd.DataFrame,
     blank = {"upscaler": "", "metric": "", "datasets": [], "count": 1, "images": [],
              "more": 0, "fix": ""}
     scored = set(scores["metric"])
+    recorded = {(s["kind"], s["name"]): s for s in run.meta().get("skipped", [])}
     for metric in config.get("metrics", []):
-        if metric not in scored:
-            rows.append({**blank, "kind": "metric", "status": "skipped", "metric": metric,
-                         "reason": "no score recorded: skipped when the run started (not "
-                                   "installed, or its weights missing) or nothing to score "
-                                   "(a full-reference metric needs an HR ground truth)"})
+        if metric in scored:
+            continue
+        skip = recorded.get(("metric", metric))
+        reason = (skip["reason"] if skip else
+                  "no score recorded: skipped when the run started or nothing to score "
+                  "(a full-reference metric needs an HR ground truth)")
+        rows.append({**blank, "kind": "metric", "status": "skipped", "metric": metric,
+                     "reason": reason, "fix": skip["fix"] if skip else ""})
     produced = set(cells["upscaler"]) | set(run.outputs()["upscaler"])
     for name in config.get("upscalers", []):
         if name not in produced:
