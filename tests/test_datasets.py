@@ -435,3 +435,13 @@ def test_samples_ship_with_provenance_and_licence():
     provenance = (folder / "PROVENANCE.md").read_text(encoding="utf-8")
     for sample in samples_module.SAMPLES:
         assert f"`{sample.image_id}.png`" in provenance
+
+
+def test_samples_expose_their_true_kernel():
+    from srarena.datasets import samples
+    from srarena.plugins import get_registry
+
+    spec = get_registry().dataset("samples")
+    dataset = spec.load()(spec, None)
+    kernel = dataset.kernel("retina")
+    assert kernel is samples.kernel() and abs(kernel.weights.sum() - 1) < 1e-6

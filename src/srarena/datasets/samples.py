@@ -86,6 +86,10 @@ class SampleDataset(Dataset):
                 source=f"srarena samples: {sample.description} (scikit-image data)",
             )
 
+    def kernel(self, image_id: str) -> degrade.Kernel:
+        """The blur kernel that made every sample's LR (the same for all images)."""
+        return kernel()
+
     def describe(self) -> dict[str, Any]:
         return {
             **super().describe(),
