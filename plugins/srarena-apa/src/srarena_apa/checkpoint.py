@@ -267,4 +267,4 @@ def load_training_state(folder: Path) -> dict[str, Any] | None:
     path = folder / STATE_FILE
     if not path.is_file():
         return None
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return load_state(path)

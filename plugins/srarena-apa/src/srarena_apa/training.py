@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from srarena.imageio import to_uint8
+
 from .arch.augment import AugmentPipe
 from .arch.networks import Discriminator, Generator
 from .config import TrainConfig
@@ -41,7 +43,7 @@ def prepare_images(images: Sequence[np.ndarray], size: int, resize_filter: str =
         image = np.asarray(image, dtype=np.float32)
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"apa trains on RGB images, got shape {image.shape}")
-        pixels = np.clip(np.rint(image.astype(np.float64) * 255), 0, 255).astype(np.uint8)
+        pixels = to_uint8(image)
         if pixels.shape[:2] != (size, size):
             pixels = np.asarray(Image.fromarray(pixels).resize((size, size), resample))
         out[i] = pixels.transpose(2, 0, 1)
