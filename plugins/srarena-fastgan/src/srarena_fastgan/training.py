@@ -27,6 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from srarena.imageio import to_uint8
+
 from . import checkpoint as ckpt
 from .arch import SIZES, Discriminator, Generator, init_weights
 from .diffaug import diff_augment
@@ -78,7 +80,7 @@ def prepare_images(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
             array = array[:, :, None]
         if array.shape[2] == 1:
             array = np.repeat(array, 3, axis=2)
-        u8 = np.clip(np.rint(array[:, :, :3] * 255), 0, 255).astype(np.uint8)
+        u8 = to_uint8(array[:, :, :3])
         resized = Image.fromarray(u8, "RGB").resize((size, size), Image.Resampling.BILINEAR)
         out[i] = np.asarray(resized)
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
