@@ -182,10 +182,14 @@ def load_scores(source: str | Path | None = None, *, study: bool = False) -> Sco
         run = Run.open(path)
     except FileNotFoundError as exc:
         raise ScoresError(str(exc)) from None
-    frame = run.scores()
+    return run_scores(run.scores(), run.metric_directions(), str(path))
+
+
+def run_scores(frame: pd.DataFrame, directions: dict[str, bool], source: str) -> Scores:
+    """Scores of a run's successful score rows (as :meth:`Run.scores` reads them)."""
     if frame.empty:
-        raise ScoresError(f"{path}: the results database holds no successful scores")
-    return Scores(_checked(frame[COLUMNS].copy()), run.metric_directions(), str(path))
+        raise ScoresError(f"{source}: the results database holds no successful scores")
+    return Scores(_checked(frame[COLUMNS].copy()), directions, source)
 
 
 def registry_direction(metric: str) -> bool | None:

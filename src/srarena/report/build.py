@@ -131,11 +131,12 @@ def scoring_rows(scores: pd.DataFrame) -> list[dict[str, Any]]:
             for metric in dict.fromkeys(scores["metric"])]
 
 
-def problems(run: Run, config: dict[str, Any], scores: pd.DataFrame,
-             cells: pd.DataFrame) -> list[dict[str, Any]]:
+def problems(run: Run, meta: dict[str, Any], scores: pd.DataFrame, cells: pd.DataFrame,
+             outputs: pd.DataFrame) -> list[dict[str, Any]]:
     """Every skipped or failed item, grouped by (kind, status, technique, metric, reason)
     with the datasets, a count and example images; plus configured components with no
     result at all."""
+    config = meta.get("config") or {}
     failures = run.failures().fillna({"reason": "", "upscaler": "", "metric": "",
                                       "image_id": ""})
     fixes = {(r.upscaler, r.dataset): r.fix for r in cells.itertuples(index=False) if r.fix}
@@ -155,7 +156,7 @@ def problems(run: Run, config: dict[str, Any], scores: pd.DataFrame,
     blank = {"upscaler": "", "metric": "", "datasets": [], "count": 1, "images": [],
              "more": 0, "fix": ""}
     scored = set(scores["metric"])
-    recorded = {(s["kind"], s["name"]): s for s in run.meta().get("skipped", [])}
+    recorded = {(s["kind"], s["name"]): s for s in meta.get("skipped", [])}
     for metric in config.get("metrics", []):
         if metric in scored:
             continue
@@ -165,7 +166,7 @@ def problems(run: Run, config: dict[str, Any], scores: pd.DataFrame,
                   "(a full-reference metric needs an HR ground truth)")
         rows.append({**blank, "kind": "metric", "status": "skipped", "metric": metric,
                      "reason": reason, "fix": skip["fix"] if skip else ""})
-    produced = set(cells["upscaler"]) | set(run.outputs()["upscaler"])
+    produced = set(cells["upscaler"]) | set(outputs["upscaler"])
     for name in config.get("upscalers", []):
         if name not in produced:
             rows.append({**blank, "kind": "upscaler", "status": "skipped", "upscaler": name,
@@ -175,19 +176,21 @@ def problems(run: Run, config: dict[str, Any], scores: pd.DataFrame,
 
 
 # ---------------------------------------------------------------------- build
-def _analysis(run: Run, options: ReportOptions) -> tuple[Analysis | None, pd.DataFrame, list[str]]:
-    from ..analysis import analyze, load_scores
-    from ..analysis.io import ScoresError
+def _analysis(scores: pd.DataFrame, directions: dict[str, bool], source: str,
+              options: ReportOptions) -> tuple[Analysis | None, pd.DataFrame, list[str]]:
+    """Analyse a run's successful scores (``scores``: rows of :meth:`Run.scores`)."""
+    from ..analysis import analyze
+    from ..analysis.io import ScoresError, run_scores
 
     try:
-        scores = load_scores(run.db_path)
+        loaded = run_scores(scores, directions, source)
     except ScoresError as exc:
-        return None, run.scores().iloc[:0], [f"no leaderboard: {exc}"]
+        return None, scores.iloc[:0], [f"no leaderboard: {exc}"]
     try:
-        analysis = analyze(scores, n_resamples=options.n_resamples, seed=options.seed)
+        analysis = analyze(loaded, n_resamples=options.n_resamples, seed=options.seed)
     except (ScoresError, ValueError) as exc:
-        return None, scores.frame, [f"no leaderboard: {exc}"]
-    return analysis, scores.frame, []
+        return None, loaded.frame, [f"no leaderboard: {exc}"]
+    return analysis, loaded.frame, []
 
 
 def _scale(config: dict[str, Any], outputs: pd.DataFrame) -> int:
@@ -218,12 +221,14 @@ def build_report(run_path: str | Path, out: str | Path | None = None,
     config = meta.get("config") or {}
     outputs, cells, inputs = run.outputs(), run.cells(), run.inputs()
     all_scores = run.scores(all_rows=True)
-    scored = list(dict.fromkeys(all_scores.loc[all_scores["status"] == "ok", "metric"]))
+    ok_scores = all_scores[all_scores["status"] == "ok"].reset_index(drop=True)
+    scored = list(dict.fromkeys(ok_scores["metric"]))
     if options.metric is not None and options.metric not in scored:
         raise ReportError(f"no scores for metric {options.metric!r} in this run (it has: "
                           f"{', '.join(scored) or 'none'})")
     match_images(inputs, options.visuals.images)  # fail early on an unknown image
-    analysis, frame, notes = _analysis(run, options)
+    analysis, frame, notes = _analysis(ok_scores, meta.get("metric_directions", {}),
+                                       str(run.db_path), options)
     metrics = list(analysis.metrics) if analysis else []
     metric = options.metric
     metric = metric or next((m for m in config.get("metrics", []) if m in metrics),
@@ -251,10 +256,10 @@ def build_report(run_path: str | Path, out: str | Path | None = None,
             report.metrics.append(section)
     report.runtime = runtime_rows(outputs, order)
     report.scoring = scoring_rows(all_scores)
-    report.problems = problems(run, config, all_scores, cells)
+    report.problems = problems(run, meta, all_scores, cells, outputs)
     higher = analysis.metrics[metric].higher_is_better if analysis and metric else True
     visuals = Visuals(Frames(run.folder, inputs, outputs,
-                             all_scores[all_scores["status"] == "ok"],
+                             ok_scores,
                              list(config.get("datasets", [])),
                              _scale(config, outputs), order, metrics, metric, higher),
                       assets, options.visuals)
@@ -266,7 +271,7 @@ def build_report(run_path: str | Path, out: str | Path | None = None,
         "domains": len(set(inputs["domain"]) | set(outputs["domain"])),
         "inputs": int((inputs["status"] == "ok").sum()),
         "outputs": int((outputs["status"] == "ok").sum()),
-        "scores": int((all_scores["status"] == "ok").sum()),
+        "scores": len(ok_scores),
         "problems": int(sum(p["count"] for p in report.problems)),
     }
     html_path, md_path = folder / "index.html", folder / "index.md"
