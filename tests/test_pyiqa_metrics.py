@@ -117,8 +117,8 @@ def test_metrics_command_lists_kind_direction_and_weights():
 
 
 def test_without_pyiqa_metrics_are_listed_as_needing_the_extra(monkeypatch):
+    from srarena.availability import availability
     from srarena.cli.metrics import metric_rows
-    from srarena.engine.runner import Bench
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
@@ -129,8 +129,8 @@ def test_without_pyiqa_metrics_are_listed_as_needing_the_extra(monkeypatch):
         assert rows[name]["fix"] == "pip install 'srarena[iqa]'"
         assert "pyiqa" in rows[name]["missing_requirements"]
     assert rows["psnr"]["status"] == "ok"
-    problem, fix = Bench._metric_unavailable(get_registry().metric("maniqa"))
-    assert "pyiqa" in problem and fix == "pip install 'srarena[iqa]'"
+    found = availability(get_registry().metric("maniqa"))  # what the bench checks
+    assert "pyiqa" in found.reason and found.fix == "pip install 'srarena[iqa]'"
 
 
 # --- using pyiqa metrics (no downloads) ------------------------------------------------------

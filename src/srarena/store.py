@@ -49,6 +49,25 @@ CREATE INDEX IF NOT EXISTS scores_by_output ON scores (output_key);
 """
 
 
+FAILURE_COLUMNS = ("kind", "upscaler", "dataset", "image_id", "metric", "status", "reason")
+
+
+def failures_sql(include_skipped: bool) -> str:
+    """Rows of everything that did not succeed, as ``FAILURE_COLUMNS``; skipped cells (an
+    upscaler that could not run here) only when ``include_skipped``."""
+    cells = "status != 'ok'" if include_skipped else "status = 'failed'"
+    return (
+        "SELECT 'input' AS kind, '' AS upscaler, dataset, image_id, '' AS metric, status, "
+        "reason FROM inputs WHERE status != 'ok' "
+        f"UNION ALL SELECT 'cell', upscaler, dataset, '', '', status, reason FROM cells "
+        f"WHERE {cells} "
+        "UNION ALL SELECT 'output', upscaler, dataset, image_id, '', status, reason "
+        "FROM outputs WHERE status != 'ok' "
+        "UNION ALL SELECT 'score', o.upscaler, o.dataset, o.image_id, s.metric, s.status, "
+        "s.reason FROM scores s JOIN outputs o USING (output_key) WHERE s.status != 'ok'"
+    )
+
+
 class UnsafePath(ValueError):
     """A name would place a file outside the run folder."""
 
@@ -224,16 +243,7 @@ class Run:
 
     def failures(self) -> pd.DataFrame:
         """Every item that did not succeed: failed/skipped cells, outputs, inputs and scores."""
-        return self._query(
-            "SELECT 'cell' AS kind, upscaler, dataset, '' AS image_id, '' AS metric, status, "
-            "reason FROM cells WHERE status != 'ok' "
-            "UNION ALL SELECT 'input', '', dataset, image_id, '', status, reason FROM inputs "
-            "WHERE status != 'ok' "
-            "UNION ALL SELECT 'output', upscaler, dataset, image_id, '', status, reason "
-            "FROM outputs WHERE status != 'ok' "
-            "UNION ALL SELECT 'score', o.upscaler, o.dataset, o.image_id, s.metric, s.status, "
-            "s.reason FROM scores s JOIN outputs o USING (output_key) WHERE s.status != 'ok'"
-        )
+        return self._query(failures_sql(include_skipped=True))
 
     def metric_directions(self) -> dict[str, bool]:
         """metric -> higher_is_better, as recorded when the run was made."""

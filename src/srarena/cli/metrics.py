@@ -14,9 +14,9 @@ def metric_rows(pattern: str | None = None) -> list[dict]:
     weights (``fix`` is the command that installs them).
     """
     import fnmatch
-    import importlib.util
 
     from .. import weights
+    from ..availability import availability, missing_requirements
     from ..plugins import get_registry
 
     registry = get_registry()
@@ -25,17 +25,11 @@ def metric_rows(pattern: str | None = None) -> list[dict]:
         if pattern and not fnmatch.fnmatchcase(name, pattern):
             continue
         spec = registry.metrics[name]
-        missing = [m for m in spec.requires if importlib.util.find_spec(m) is None]
+        found = availability(spec)
         if spec.weights is None:
-            state, fix = "none declared", ""
-        elif weights.missing_files(spec.weights):
-            state, fix = "missing", weights.fix_command(spec.weights)
+            state = "pyiqa cache" if spec.options.get("pyiqa_name") else "none declared"
         else:
-            state, fix = "present", ""
-        if spec.weights is None and spec.options.get("pyiqa_name"):
-            state = "pyiqa cache"
-        hint = spec.install_hint or f"pip install {missing[0]}" if missing else ""
-        status = "needs extra" if missing else "needs weights" if fix else "ok"
+            state = "missing" if weights.missing_files(spec.weights) else "present"
         rows.append({
             "name": name,
             "kind": spec.kind,
@@ -44,9 +38,9 @@ def metric_rows(pattern: str | None = None) -> list[dict]:
             "protocol": spec.protocol,
             "weights": spec.weights.name if spec.weights else None,
             "weights_state": state,
-            "missing_requirements": missing,
-            "status": status,
-            "fix": hint or fix,
+            "missing_requirements": missing_requirements(spec),
+            "status": found.status,
+            "fix": found.fix,
             "plugin": getattr(registry.plugin_of("metric", name), "distribution", None),
         })
     return rows

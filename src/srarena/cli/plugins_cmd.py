@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections import Counter
 from typing import Any
@@ -12,24 +11,9 @@ import typer
 LISTED = 6  # names shown per kind in the table before "… and N more"
 
 
-def component_status(spec: Any) -> tuple[str, str]:
-    """``(status, fix)`` of one component: ok, needs extra, needs weights or needs a GPU."""
-    from .. import weights
-
-    missing = [m for m in getattr(spec, "requires", ()) if importlib.util.find_spec(m) is None]
-    if missing:
-        return "needs extra", getattr(spec, "install_hint", "") or f"pip install {missing[0]}"
-    ws = getattr(spec, "weights", None)
-    if ws is not None and weights.missing_files(ws):
-        return "needs weights", weights.fix_command(ws)
-    resources = getattr(spec, "resources", None)
-    if resources is not None and resources.needs_gpu:
-        return "needs a GPU", "run on a machine with a CUDA GPU (--device cuda)"
-    return "ok", ""
-
-
 def plugin_rows() -> list[dict[str, Any]]:
     """One row per plugin module: distribution, version, its components and their status."""
+    from ..availability import availability
     from ..plugins import get_registry
 
     registry = get_registry()
@@ -37,8 +21,9 @@ def plugin_rows() -> list[dict[str, Any]]:
     for info in registry.plugins:
         components = []
         for kind, name in info.registered:
-            status, fix = component_status(getattr(registry, kind + "s")[name])
-            components.append({"kind": kind, "name": name, "status": status, "fix": fix})
+            found = availability(getattr(registry, kind + "s")[name])
+            components.append({"kind": kind, "name": name, "status": found.status,
+                               "fix": found.fix})
         counts = Counter(c["status"] for c in components)
         if info.error:
             status = "failed"

@@ -24,7 +24,7 @@ from .work import (
     GenerativeJob,
     ItemResult,
     SingleJob,
-    _pack,
+    pack_checkpoint,
     run_fit,
     run_generate_job,
     run_single_job,
@@ -114,7 +114,7 @@ class RayExecutor:
                 fitted = self.remote_fit.options(**options).remote(job)
                 pending[fitted] = (job, "fit", job)
             else:
-                files = None if shared else _pack(job.folder / job.fit_dir)
+                files = None if shared else pack_checkpoint(job.folder / job.fit_dir)
                 fitted = self.ray.put(FitDone(files))
             lean = _without_images(job)
             for chunk in self._chunks(lean):

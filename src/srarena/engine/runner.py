@@ -18,18 +18,19 @@ from typing import Any
 import numpy as np
 
 from .. import weights as weights_service
+from ..availability import availability
 from ..components import Context, Item, Metric
 from ..imageio import from_uint8, load_image, save_png
 from ..plugins import Registry
-from ..specs import MetricSpec, UpscalerSpec, WeightSet
-from ..store import Store, content_key, safe_name
+from ..specs import UpscalerSpec, WeightSet
+from ..store import FAILURE_COLUMNS, Store, content_key, failures_sql, safe_name
 from .chain import ScaleError, plan_chain
 from .config import BenchConfig
 from .environment import environment, resolve_device
 from .executors import Event, Executor, Job, LocalExecutor
 from .reporter import Reporter
 from .scoring import score_batch
-from .work import FitDone, GenerativeJob, ItemResult, SingleJob, Target, _unpack
+from .work import FitDone, GenerativeJob, ItemResult, SingleJob, Target, unpack_checkpoint
 
 HrLoader = Callable[[], np.ndarray] | None
 
@@ -150,9 +151,9 @@ class Bench:
     def _load_metrics(self) -> None:
         for name in self.config.metrics:
             spec = self.registry.metric(name)
-            problem, fix = self._metric_unavailable(spec)
-            if problem:
-                self._skip("metric", name, problem, fix)
+            found = availability(spec)
+            if not found.ok:
+                self._skip("metric", name, found.reason, found.fix)
                 continue
             try:
                 context = Context(device=self.device,
@@ -162,17 +163,6 @@ class Bench:
                 self.metrics[name] = spec.load()(spec, context)
             except Exception as exc:  # noqa: BLE001
                 self._skip("metric", name, f"failed to load: {type(exc).__name__}: {exc}")
-
-    @staticmethod
-    def _metric_unavailable(spec: MetricSpec) -> tuple[str, str]:
-        import importlib.util
-
-        missing = [m for m in spec.requires if importlib.util.find_spec(m) is None]
-        if missing:
-            return f"needs {', '.join(missing)}", spec.install_hint or f"pip install {missing[0]}"
-        if spec.weights is not None and weights_service.missing_files(spec.weights):
-            return "weights missing", weights_service.fix_command(spec.weights)
-        return "", ""
 
     def _load_datasets(self) -> list[DatasetGroup]:
         from ..datasets import open_dataset
@@ -380,7 +370,7 @@ class Bench:
         if isinstance(event, FitDone):
             fit = self.cells[job.label]["fit"]
             if event.files is not None:
-                _unpack(event.files, self.store.folder / fit["fit_dir"])
+                unpack_checkpoint(event.files, self.store.folder / fit["fit_dir"])
             self.store.put_cell(cell_key=fit["cell_key"], upscaler=job.spec.name,
                                 dataset=self.cells[job.label]["dataset"], status="ok",
                                 info={"fit_key": fit["fit_key"], "size": fit["size"],
@@ -467,14 +457,5 @@ class Bench:
     # -------------------------------------------------------------- summary
     def _failures(self) -> list[dict[str, str]]:
         """Every item of the run folder that did not succeed (the database is the truth)."""
-        rows = self.store.db.execute(
-            "SELECT 'input', '', dataset, image_id, '', reason FROM inputs WHERE status != 'ok' "
-            "UNION ALL SELECT 'cell', upscaler, dataset, '', '', reason FROM cells "
-            "WHERE status = 'failed' "
-            "UNION ALL SELECT 'output', upscaler, dataset, image_id, '', reason FROM outputs "
-            "WHERE status != 'ok' "
-            "UNION ALL SELECT 'score', o.upscaler, o.dataset, o.image_id, s.metric, s.reason "
-            "FROM scores s JOIN outputs o USING (output_key) WHERE s.status != 'ok'"
-        ).fetchall()
-        names = ("kind", "upscaler", "dataset", "image_id", "metric", "reason")
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        rows = self.store.db.execute(failures_sql(include_skipped=False)).fetchall()
+        return [dict(zip(FAILURE_COLUMNS, row, strict=True)) for row in rows]

@@ -187,12 +187,12 @@ def run_single_job(job: SingleJob, progress: Progress | None = None) -> Iterator
             instance.close()
 
 
-def _pack(folder: Path) -> dict[str, bytes]:
+def pack_checkpoint(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes()
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _unpack(files: dict[str, bytes], folder: Path) -> None:
+def unpack_checkpoint(files: dict[str, bytes], folder: Path) -> None:
     for name, data in files.items():
         path = (folder / name).resolve()
         if folder.resolve() not in path.parents:
@@ -215,7 +215,7 @@ def run_fit(job: GenerativeJob, progress: Progress | None = None) -> FitDone:
             return FitDone(None)
         with tempfile.TemporaryDirectory() as tmp:
             generator.fit(job.images, job.size, Path(tmp) / "fitted")
-            return FitDone(_pack(Path(tmp)))
+            return FitDone(pack_checkpoint(Path(tmp)))
     finally:
         generator.close()
 
@@ -231,7 +231,7 @@ def run_generate_job(job: GenerativeJob, files: dict[str, bytes] | None = None,
             if files is None:
                 generator.load(job.folder / job.fit_dir / "fitted")
             else:
-                _unpack(files, Path(tmp))
+                unpack_checkpoint(files, Path(tmp))
                 generator.load(Path(tmp) / "fitted")
         except Exception as exc:  # noqa: BLE001
             generator.close()

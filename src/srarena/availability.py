@@ -1,0 +1,47 @@
+"""Whether a component can run here, and the command that makes it run (no torch import)."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from typing import Any
+
+from . import weights
+
+
+@dataclass(frozen=True)
+class Availability:
+    """``status``: ok, needs extra, needs weights or needs a GPU; ``reason`` and ``fix`` say
+    why and what to run (both empty when ok)."""
+
+    status: str
+    reason: str = ""
+    fix: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def missing_requirements(spec: Any) -> list[str]:
+    """The import names a spec requires that are not installed."""
+    return [m for m in getattr(spec, "requires", ()) if importlib.util.find_spec(m) is None]
+
+
+def availability(spec: Any) -> Availability:
+    """Check an upscaler, metric or dataset spec's extras, weights and GPU needs."""
+    missing = missing_requirements(spec)
+    if missing:
+        hint = getattr(spec, "install_hint", "") or f"pip install {missing[0]}"
+        return Availability("needs extra", f"needs {', '.join(missing)}", hint)
+    ws = getattr(spec, "weights", None)
+    if ws is not None:
+        absent = weights.missing_files(ws)
+        if absent:
+            return Availability("needs weights", f"weights missing: {', '.join(absent)}",
+                                weights.fix_command(ws))
+    resources = getattr(spec, "resources", None)
+    if resources is not None and resources.needs_gpu:
+        return Availability("needs a GPU", "needs a CUDA GPU",
+                            "run on a machine with a CUDA GPU (--device cuda)")
+    return Availability("ok")
