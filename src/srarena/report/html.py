@@ -14,7 +14,17 @@ from typing import Any
 from urllib.parse import quote
 
 from ..analysis.render import fmt
-from .model import Board, GallerySection, Grid, Img, KernelSet, MetricSection, Report, Shot
+from .model import (
+    Board,
+    GallerySection,
+    Grid,
+    Img,
+    KernelSet,
+    MetricSection,
+    Report,
+    Shot,
+    setting_text,
+)
 
 CSS = """
 :root { --ink: #1d232b; --mute: #5d6875; --line: #dde2e8; --soft: #f4f6f8; --accent: #2457a6;
@@ -320,14 +330,11 @@ def _extremes(report: Report) -> str:
 
 
 def _kernel_set(item: KernelSet) -> str:
-    figures = [f'<figure>{_img(img, name)}<figcaption>{_e(name)} ({_e(size)})</figcaption>'
-               "</figure>" for name, img, size in item.kernels]
-    if item.truth is not None:
-        name, img, size = item.truth
-        figures.append(f'<figure>{_img(img, name)}<figcaption>{_e(name)} ({_e(size)})'
-                       "</figcaption></figure>")
+    shown = [*item.kernels, *([item.truth] if item.truth is not None else [])]
+    figures = "".join(f'<figure>{_img(img, name)}<figcaption>{_e(name)} ({_e(size)})'
+                      "</figcaption></figure>" for name, img, size in shown)
     return (f"<h4>{_e(item.upscaler)} · {_e(item.dataset)}/{_e(item.image_id)}</h4>"
-            f'<div class="kernels">{"".join(figures)}</div>')
+            f'<div class="kernels">{figures}</div>')
 
 
 def _kernels(report: Report) -> str:
@@ -389,13 +396,8 @@ def _problems(report: Report) -> str:
 
 
 def _value(value: Any) -> str:
-    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
-        return _e(", ".join(str(v) for v in value)) or "–"
-    if isinstance(value, dict) and all(not isinstance(v, dict | list) for v in value.values()):
-        return _e(", ".join(f"{k} {v}" for k, v in value.items())) or "–"
-    if isinstance(value, dict | list):
-        return f"<code>{_e(json.dumps(value, default=str))}</code>"
-    return "–" if value is None or value == "" else _e(value)
+    text, is_json = setting_text(value)
+    return f"<code>{_e(text)}</code>" if is_json else _e(text)
 
 
 def _settings(report: Report) -> str:

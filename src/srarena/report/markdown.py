@@ -6,14 +6,13 @@ It holds what the page holds except the gallery of every output; pictures are li
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
 from ..analysis.render import fmt
-from .model import Board, Img, MetricSection, Report
+from .model import Board, Img, MetricSection, Report, setting_text
 
 
 def _c(value: Any) -> str:
@@ -148,13 +147,8 @@ def _problems(report: Report) -> str:
 
 def _settings(report: Report) -> str:
     def value(v: Any) -> str:
-        if isinstance(v, list) and all(not isinstance(x, dict | list) for x in v):
-            return _c(", ".join(str(x) for x in v)) or "–"
-        if isinstance(v, dict) and all(not isinstance(x, dict | list) for x in v.values()):
-            return _c(", ".join(f"{k} {x}" for k, x in v.items())) or "–"
-        if isinstance(v, dict | list):
-            return f"`{_c(json.dumps(v, default=str))}`"
-        return "–" if v is None or v == "" else _c(v)
+        text, is_json = setting_text(v)
+        return f"`{_c(text)}`" if is_json else _c(text)
 
     env = {k: v for k, v in report.environment.items() if k != "plugins"}
     text = ("## Configuration and environment\n\n"

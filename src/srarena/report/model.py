@@ -6,10 +6,25 @@ pixel size, so the page can reserve its space before the picture loads.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from .images import Box
+
+
+def setting_text(value: Any) -> tuple[str, bool]:
+    """A configuration or environment value as plain text ("–" when empty), and whether
+    that text is JSON (a nested value) to be shown as code."""
+    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+        text = ", ".join(str(v) for v in value)
+    elif isinstance(value, dict) and all(not isinstance(v, dict | list) for v in value.values()):
+        text = ", ".join(f"{k} {v}" for k, v in value.items())
+    elif isinstance(value, dict | list):
+        return json.dumps(value, default=str), True
+    else:
+        text = "" if value is None else str(value)
+    return text or "–", False
 
 
 @dataclass(frozen=True)
