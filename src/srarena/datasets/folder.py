@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from ..components import Dataset, Item
@@ -29,18 +30,29 @@ class FolderDataset(Dataset):
 
     def __init__(self, spec: DatasetSpec, argument: str | None = None) -> None:
         super().__init__(spec, argument)
-        self.root, options = parse_argument(argument, self.OPTIONS, spec.name)
-        self.name = options.get("name") or self.root.name or "dataset"
-        self.domain = options.get("domain") or UNKNOWN_DOMAIN
+        self.root, self.options = parse_argument(argument, self.OPTIONS, spec.name)
+        self.configure(self.options)
+        self.name = self.options.get("name") or self.default_name()
+        self.domain = self.options.get("domain") or UNKNOWN_DOMAIN
 
-    def items(self) -> Iterator[Item]:
+    def configure(self, options: dict[str, str]) -> None:
+        """Read a subclass's own options (called before the name is chosen)."""
+
+    def default_name(self) -> str:
+        return self.root.name or "dataset"
+
+    def images(self) -> list[tuple[str, Path]]:
+        """``(image_id, path)`` of every image under the folder; none is an error."""
         images = find_images(self.root)
         if not images:
             raise DatasetError(
                 f"{self.spec.name}: no image files under {self.root} "
                 f"(extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})"
             )
-        for image_id, path in images:
+        return images
+
+    def items(self) -> Iterator[Item]:
+        for image_id, path in self.images():
             yield Item(
                 image_id=image_id,
                 dataset=self.name,

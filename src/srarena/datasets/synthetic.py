@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from ..components import Dataset, Item
+from ..components import Item
 from ..imageio import ImageError, load_image
-from ..specs import DatasetSpec
 from . import degrade
-from .files import IMAGE_EXTENSIONS, DatasetError, find_images, parse_argument
+from .files import DatasetError
+from .folder import FolderDataset
 
 KERNELS = {
     "div2krk": "DIV2KRK protocol: noisy anisotropic x2 kernel composed up to the scale",
@@ -45,7 +45,7 @@ def _lr(path: Path, weights: np.ndarray, scale: int) -> np.ndarray:
     return degrade.quantise(degrade.blur_downsample(_hr(path, scale), weights, scale))
 
 
-class DegradedDataset(Dataset):
+class DegradedDataset(FolderDataset):
     """LR images made from an HR folder, with the HR kept for full-reference metrics."""
 
     OPTIONS = {
@@ -60,10 +60,8 @@ class DegradedDataset(Dataset):
         "domain": "domain of its images, default 'unknown'",
     }
 
-    def __init__(self, spec: DatasetSpec, argument: str | None = None) -> None:
-        super().__init__(spec, argument)
-        self.root, options = parse_argument(argument, self.OPTIONS, spec.name)
-        source = spec.name
+    def configure(self, options: dict[str, str]) -> None:
+        source = self.spec.name
         self.scale = _integer(options, "scale", 8, 2, source)
         self.seed = _integer(options, "seed", 0, 0, source)
         self.kind = options.get("kernel", "div2krk")
@@ -92,9 +90,9 @@ class DegradedDataset(Dataset):
         self.noise = noise
         if not 0 <= self.noise < 1 or (self.noise and self.kind == "iso"):
             raise DatasetError(f"{source}: noise= is in [0, 1), for kernel=aniso or div2krk")
-        default_name = f"{self.root.name or 'hr'}-{self.kind}-x{self.scale}"
-        self.name = options.get("name") or default_name
-        self.domain = options.get("domain") or "unknown"
+
+    def default_name(self) -> str:
+        return f"{self.root.name or 'hr'}-{self.kind}-x{self.scale}"
 
     def kernel(self, image_id: str) -> degrade.Kernel:
         """The blur kernel of one image (a function of the seed and the id only)."""
@@ -109,13 +107,7 @@ class DegradedDataset(Dataset):
         return degrade.random_isotropic(self.scale, rng, self.sigma_range)
 
     def items(self) -> Iterator[Item]:
-        images = find_images(self.root)
-        if not images:
-            raise DatasetError(
-                f"{self.spec.name}: no image files under {self.root} "
-                f"(extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})"
-            )
-        for image_id, path in images:
+        for image_id, path in self.images():
             weights = self.kernel(image_id).weights
             yield Item(
                 image_id=image_id,
@@ -129,9 +121,6 @@ class DegradedDataset(Dataset):
     def describe(self) -> dict[str, Any]:
         return {
             **super().describe(),
-            "root": str(self.root),
-            "name": self.name,
-            "domain": self.domain,
             "scale": self.scale,
             "kernel": self.kind,
             "seed": self.seed,
