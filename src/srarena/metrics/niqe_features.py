@@ -159,42 +159,38 @@ def _blur(x: np.ndarray, window: np.ndarray, mode: str, tmp: np.ndarray, out: np
     correlate1d(tmp, window, axis=-1, mode=mode, output=out)
 
 
-def mscn_study(image: np.ndarray, window: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
-    """MSCN as the study computed it: float32, zero padding, C = 1; every intermediate
-    stored in float32 as its SciPy calls did, so the result is bit for bit the study's.
-    With a workspace, the result lives in it until the next call."""
+def _mscn(image: np.ndarray, window: np.ndarray, ws: Workspace | None, dtype, mode: str,
+          eps: float) -> np.ndarray:
+    """(I - mu) / (sqrt(|var| + eps) + 1), every intermediate stored in ``dtype``; the
+    result lives in the workspace until its next use."""
     ws = ws or Workspace()
-    image = np.asarray(image, dtype=np.float32)
-    tmp, mu, var = (ws(name, image.shape, np.float32) for name in ("tmp", "mu", "var"))
-    _blur(image, window, "constant", tmp, mu)
+    image = np.asarray(image, dtype=dtype)
+    tmp, mu, var = (ws(name, image.shape, dtype) for name in ("tmp", "mu", "var"))
+    _blur(image, window, mode, tmp, mu)
     np.multiply(image, image, out=var)
-    _blur(var, window, "constant", tmp, var)
+    _blur(var, window, mode, tmp, var)
     np.multiply(mu, mu, out=tmp)
     np.subtract(var, tmp, out=var)
     np.abs(var, out=var)
+    if eps:
+        np.add(var, eps, out=var)
     np.sqrt(var, out=var)
     np.add(var, 1, out=var)
     np.subtract(image, mu, out=mu)
     return np.divide(mu, var, out=mu)
+
+
+def mscn_study(image: np.ndarray, window: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
+    """MSCN as the study computed it: float32, zero padding, C = 1; every intermediate
+    stored in float32 as its SciPy calls did, so the result is bit for bit the study's.
+    With a workspace, the result lives in it until the next call."""
+    return _mscn(image, window, ws, np.float32, "constant", 0.0)
 
 
 def mscn_live(image: np.ndarray, window: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
     """MSCN as LIVE's MATLAB code and pyiqa compute it: float64, replicated border, C = 1,
     pyiqa's epsilon under the square root. With a workspace, as :func:`mscn_study`."""
-    ws = ws or Workspace()
-    image = np.asarray(image, dtype=np.float64)
-    tmp, mu, var = (ws(name, image.shape, np.float64) for name in ("tmp", "mu", "var"))
-    _blur(image, window, "nearest", tmp, mu)
-    np.multiply(image, image, out=var)
-    _blur(var, window, "nearest", tmp, var)
-    np.multiply(mu, mu, out=tmp)
-    np.subtract(var, tmp, out=var)
-    np.abs(var, out=var)
-    np.add(var, np.finfo(np.float64).eps, out=var)
-    np.sqrt(var, out=var)
-    np.add(var, 1, out=var)
-    np.subtract(image, mu, out=mu)
-    return np.divide(mu, var, out=mu)
+    return _mscn(image, window, ws, np.float64, "nearest", float(np.finfo(np.float64).eps))
 
 
 def halve_matlab(image: np.ndarray, taps: np.ndarray) -> np.ndarray:
