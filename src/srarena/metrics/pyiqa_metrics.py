@@ -133,22 +133,24 @@ def patched(owner: Any, attribute: str, value: Any) -> Iterator[None]:
         setattr(owner, attribute, saved)
 
 
+def _set_environ(values: dict[str, str | None]) -> None:
+    """Set each variable to its value, or unset it where the value is None."""
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @contextlib.contextmanager
 def _environ(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (None: unset) environment variables for the duration, then restore them."""
     saved = {key: os.environ.get(key) for key in values}
     try:
-        for key, value in values.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _set_environ(values)
         yield
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _set_environ(saved)
 
 
 def _fetcher(label: str) -> Any:
