@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from .core import Analysis, MetricAnalysis
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot with the non-interactive Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,18 +25,19 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, stem: Path) -> list[Path]:
+def save(fig: Any, stem: Path) -> list[Path]:
+    """Write ``fig`` as ``<stem>.png`` and ``<stem>.svg`` (the stem may hold dots) and close it."""
     stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
     fig.savefig(paths[0], dpi=150, bbox_inches="tight")
     fig.savefig(paths[1], bbox_inches="tight")
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return paths
 
 
 def domain_bars(m: MetricAnalysis, stem: Path) -> list[Path]:
     """One panel per domain: the mean (± std) of each technique on each of its datasets."""
-    plt = _pyplot()
+    plt = pyplot()
     domains = sorted(m.stats["domain"].unique())
     techniques = list(m.ranking["upscaler"])
     fig, axes = plt.subplots(1, len(domains), figsize=(3.2 * len(domains) + 1, 3.6),
@@ -55,13 +57,13 @@ def domain_bars(m: MetricAnalysis, stem: Path) -> list[Path]:
     axes[0][0].set_ylabel(f"{m.metric} ({m.direction})")
     axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(f"{m.metric}: mean ± std per dataset, by domain")
-    return _save(fig, stem)
+    return save(fig, stem)
 
 
 def cd_diagram(m: MetricAnalysis, stem: Path) -> list[Path]:
     """Critical-difference diagram (Demšar 2006): mean ranks on an axis, a bar joining
     techniques whose mean ranks differ by less than the Nemenyi critical difference."""
-    plt = _pyplot()
+    plt = pyplot()
     summary = m.friedman.iloc[0]
     ranks = m.ranking.set_index("upscaler")["mean_rank"].sort_values()
     k = len(ranks)
@@ -90,12 +92,12 @@ def cd_diagram(m: MetricAnalysis, stem: Path) -> list[Path]:
         ax.hlines(-0.35 - 0.22 * j, lo - 0.03, hi + 0.03, color="tab:red", lw=3)
     ax.set_title(f"{m.metric}: mean ranks over {int(summary['datasets'])} datasets "
                  f"(Friedman p = {summary['p']:.2g})", fontsize=10)
-    return _save(fig, stem)
+    return save(fig, stem)
 
 
 def kendall_scatter(m: MetricAnalysis, stem: Path) -> list[Path]:
     """|C_W| against |C_B| (and |N_W| against |N_B|) over datasets, with least-squares lines."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
     for ax, row in zip(axes, m.behaviour_correlation.itertuples(index=False), strict=True):
         x = m.behaviour[f"{row.sets}_W"].to_numpy(float)
@@ -113,7 +115,7 @@ def kendall_scatter(m: MetricAnalysis, stem: Path) -> list[Path]:
         ax.set_title(f"Kendall τ = {tau} (p = {p})", fontsize=10)
     a, b = m.behaviour_pair or ("", "")
     fig.suptitle(f"{m.metric}: {a} vs {b}, one point per dataset")
-    return _save(fig, stem)
+    return save(fig, stem)
 
 
 def write_plots(analysis: Analysis, folder: Path) -> list[Path]:

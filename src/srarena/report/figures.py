@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -31,19 +31,12 @@ def available() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def distribution(m: MetricAnalysis, frame: pd.DataFrame, stem: Path) -> list[Path]:
     """Box plot of every technique's per-image scores (all datasets), best technique first,
     with the individual scores as jittered points when there are few enough."""
-    plt = _pyplot()
+    from ..analysis.plots import pyplot, save
+
+    plt = pyplot()
     techniques = list(m.ranking["upscaler"])
     series = [frame.loc[frame["upscaler"] == t, "value"].to_numpy(float) for t in techniques]
     series = [s[np.isfinite(s)] for s in series]
@@ -58,12 +51,7 @@ def distribution(m: MetricAnalysis, frame: pd.DataFrame, stem: Path) -> list[Pat
     ax.set_ylabel(f"{m.metric} ({m.direction})")
     ax.set_title(f"{m.metric}: per-image scores, all datasets", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
-    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
-    plt.close(fig)
-    return paths
+    return save(fig, stem)
 
 
 def _plot(assets: Assets, title: str, caption: str, paths: list[Path]) -> Plot:
