@@ -175,8 +175,9 @@ class Visuals:
         sources, notes = reopen(self.f.datasets, wanted)
         self.notes += notes
         grids = [self._grid(d, i, why, sources[(d, i)]) for d, i, why in picks]
-        thumbs = self._thumbnails()
-        return (grids, self._extremes(thumbs), self._kernels(kernel_rows, sources),
+        extremes = self._extreme_groups()
+        thumbs = self._thumbnails(extremes)
+        return (grids, self._extremes(extremes, thumbs), self._kernels(kernel_rows, sources),
                 self._gallery(thumbs) if self.options.gallery else [])
 
     # ---------------------------------------------------------------- grids
@@ -217,17 +218,9 @@ class Visuals:
         base = ("grid", dataset, image_id)
         panel = self.options.panel
         if source.lr is not None:
-            lr = source.lr
-            full = images.save_full(images.enlarge_nearest(lr, scale),
-                                    self.assets.path(*base, "lr-nearest"))
-            grid.panels.append(Panel(
-                f"LR input (nearest ×{scale})", "lr",
-                self.assets.img(images.thumbnail(lr, self.assets.path(*base, "lr"), panel,
-                                                 nearest=True)),
-                self.assets.img(full).src,
-                self.assets.img(images.crop(lr, grid.box, self.assets.path(*base, "lr-crop"),
-                                            crop_side)),
-                f"{lr.width}×{lr.height} px"))
+            grid.panels.append(self._input_panel(
+                f"LR input (nearest ×{scale})", "lr", source.lr,
+                images.enlarge_nearest(source.lr, scale), "lr-nearest", base, grid, crop_side))
         for name in order:
             row = by_upscaler[name]
             picture = pictures.get(name)
@@ -244,22 +237,27 @@ class Visuals:
         if missing:
             grid.notes.append(f"no output of {', '.join(missing)} for this image")
         if source.hr is not None:
-            hr = source.hr
-            full = images.save_full(hr, self.assets.path(*base, "hr"))
-            grid.panels.append(Panel(
-                "HR ground truth", "hr",
-                self.assets.img(images.thumbnail(hr, self.assets.path(*base, "hr"), panel)),
-                self.assets.img(full).src,
-                self.assets.img(images.crop(hr, grid.box, self.assets.path(*base, "hr-crop"),
-                                            crop_side)),
-                f"{hr.width}×{hr.height} px"))
+            grid.panels.append(self._input_panel("HR ground truth", "hr", source.hr, source.hr,
+                                                 "hr", base, grid, crop_side))
         return grid
 
+    def _input_panel(self, label: str, kind: str, image: Image.Image, full: Image.Image,
+                     full_name: str, base: tuple[str, ...], grid: Grid, crop_side: int) -> Panel:
+        """The panel of the LR input (``kind`` "lr", drawn as pixels) or the HR: a thumbnail
+        named ``kind``, ``full`` saved full-size as ``full_name``, and the grid's crop."""
+        saved = images.save_full(full, self.assets.path(*base, full_name))
+        thumb = images.thumbnail(image, self.assets.path(*base, kind), self.options.panel,
+                                 nearest=kind == "lr")
+        zoom = images.crop(image, grid.box, self.assets.path(*base, f"{kind}-crop"), crop_side)
+        return Panel(label, kind, self.assets.img(thumb), self.assets.img(saved).src,
+                     self.assets.img(zoom), f"{image.width}×{image.height} px")
+
     # --------------------------------------------------------------- thumbs
-    def _thumbnails(self) -> dict[str, Img | str]:
+    def _thumbnails(self, extremes: dict[str, tuple[pd.DataFrame, pd.DataFrame]]
+                    ) -> dict[str, Img | str]:
         """Gallery-size thumbnails of the outputs the extremes and gallery show, made in
         parallel and reused across builds (named by output key): key -> Img or a problem."""
-        rows = self.pictured if self.options.gallery else self._extreme_rows()
+        rows = self.pictured if self.options.gallery else self._extreme_rows(extremes)
         jobs = {}
         for row in rows.itertuples(index=False):
             if not _is_path(row.path):
@@ -307,17 +305,18 @@ class Visuals:
                          rows.loc[worst["output_key"]].reset_index())
         return out
 
-    def _extreme_rows(self) -> pd.DataFrame:
+    def _extreme_rows(self, extremes: dict[str, tuple[pd.DataFrame, pd.DataFrame]]
+                      ) -> pd.DataFrame:
         import pandas as pd
 
-        groups = self._extreme_groups().values()
-        frames = [f for pair in groups for f in pair]
+        frames = [f for pair in extremes.values() for f in pair]
         return pd.concat(frames, ignore_index=True) if frames else self.ok.iloc[:0]
 
-    def _extremes(self, thumbs: dict[str, Img | str]) -> list[Extremes]:
+    def _extremes(self, extremes: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
+                  thumbs: dict[str, Img | str]) -> list[Extremes]:
         return [Extremes(name, [self._shot(r, thumbs) for r in best.itertuples(index=False)],
                          [self._shot(r, thumbs) for r in worst.itertuples(index=False)])
-                for name, (best, worst) in self._extreme_groups().items()]
+                for name, (best, worst) in extremes.items()]
 
     # --------------------------------------------------------------- kernels
     def _kernel_rows(self, shown: set[Key]) -> list[Any]:
