@@ -122,14 +122,6 @@ def detail_box(reference: Image.Image, grid: tuple[int, int], cells: int) -> Box
     return (x / width, y / height, (x + cells) / width, (y + cells) / height)
 
 
-def centre_box(grid: tuple[int, int], cells: int) -> Box:
-    """The centred square window of ``cells`` x ``cells`` pixels of a ``grid`` = (W, H)."""
-    width, height = grid
-    cells = max(1, min(cells, width, height))
-    x, y = (width - cells) // 2, (height - cells) // 2
-    return (x / width, y / height, (x + cells) / width, (y + cells) / height)
-
-
 def crop(image: Image.Image, box: Box, path: Path, side: int) -> Picture:
     """Cut the same fractional ``box`` out of ``image`` and enlarge it to ``side`` px with
     nearest neighbour (so LR pixels and output pixels show as they are)."""
