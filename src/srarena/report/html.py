@@ -330,9 +330,8 @@ def _extremes(report: Report) -> str:
 
 
 def _kernel_set(item: KernelSet) -> str:
-    shown = [*item.kernels, *([item.truth] if item.truth is not None else [])]
     figures = "".join(f'<figure>{_img(img, name)}<figcaption>{_e(name)} ({_e(size)})'
-                      "</figcaption></figure>" for name, img, size in shown)
+                      "</figcaption></figure>" for name, img, size in item.shown)
     return (f"<h4>{_e(item.upscaler)} · {_e(item.dataset)}/{_e(item.image_id)}</h4>"
             f'<div class="kernels">{figures}</div>')
 

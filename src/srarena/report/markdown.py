@@ -111,8 +111,8 @@ def _kernels(report: Report) -> str:
         return ""
     rows = []
     for item in report.kernels:
-        pictures = [f"{_pic(img, name)}<br>{_c(name)} ({size})" for name, img, size in
-                    item.kernels + ([item.truth] if item.truth else [])]
+        pictures = [f"{_pic(img, name)}<br>{_c(name)} ({size})"
+                    for name, img, size in item.shown]
         rows.append([_c(item.upscaler), f"{_c(item.dataset)}/{_c(item.image_id)}",
                      " ".join(pictures)])
     return ("## Estimated blur kernels\n\nEach kernel scaled from its smallest to its largest "

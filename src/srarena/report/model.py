@@ -150,6 +150,11 @@ class KernelSet:
     kernels: list[tuple[str, Img, str]]  # (side-output name, picture, "13x13")
     truth: tuple[str, Img, str] | None = None
 
+    @property
+    def shown(self) -> list[tuple[str, Img, str]]:
+        """The estimated kernels, then the true one when known."""
+        return self.kernels + ([self.truth] if self.truth is not None else [])
+
 
 @dataclass
 class GallerySection:
