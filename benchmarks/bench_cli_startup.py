@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-HEAVY = ("torch", "pandas", "pyiqa", "matplotlib", "scipy")
+HEAVY = ("torch", "pandas", "pyiqa", "matplotlib", "scipy", "numba")
 
 
 def timed(args: list[str], repeats: int) -> float:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from scipy.ndimage import correlate1d
 
 from srarena import testing
 from srarena.components import InputRefused
@@ -22,6 +23,7 @@ from srarena.imageio import load_image
 from srarena.metrics import niqe
 from srarena.metrics import niqe_features as nf
 from srarena.metrics.contrast import contrast, grey_opencv_png
+from srarena.metrics.niqe_cpu import CpuKernels, whole_images
 
 FIXTURES = Path(__file__).parent / "fixtures" / "niqe"
 GOLDEN = json.loads((FIXTURES / "golden.json").read_text())
@@ -181,7 +183,7 @@ def test_flat_patch_matches_the_references(images, name):
     image[:96, :96] = 0
     if name == "niqe":
         grey = nf.crop_to_patches(niqe.luma_yiq(image)[None])
-        _, moments = nf.Kernels().mscn_and_moments(grey, nf.PATCH, "live", niqe.live_window())
+        _, moments = CpuKernels().mscn_and_moments(grey, nf.PATCH, "live", niqe.live_window())
         assert np.isnan(nf.fit_live(moments, nf.PATCH**2, nf.live_table()).left[0, 0]).any()
     (value,) = metric(name).score([image])
     assert value == pytest.approx(GOLDEN["black_corner"][name], abs=TOLERANCE)
@@ -202,55 +204,125 @@ def test_greyscale_conversions():
     assert np.array_equal(grey_opencv_png(rgb), (r * 9797 + g * 19234 + b * 3737) >> 15)
     y = niqe.luma_yiq(rgb)
     assert np.abs(y - (0.299 * r + 0.587 * g + 0.114 * b)).max() <= 0.5 + 1e-3
+    w = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # pyiqa: float32, R + G first
+    pyiqa_y = (rgb[..., 0] * w[0] + rgb[..., 1] * w[1]) + rgb[..., 2] * w[2]
+    assert np.array_equal(y, np.rint(pyiqa_y * np.float32(255)))
 
 
-# ---------------------------------------------------------------- internals against per-patch code
+def test_greyscale_of_values_out_of_range():
+    """Values outside [0, 1] (an upscaler's overshoot) are clipped to 8 bits as Pillow's
+    input would be; pyiqa's grey keeps them."""
+    rng = np.random.default_rng(4)
+    rgb = (rng.random((40, 30, 3)) * 1.4 - 0.2).astype(np.float32)
+    u8 = niqe.to_uint8(rgb)
+    assert u8.min() == 0 and u8.max() == 255
+    assert np.array_equal(niqe.luma_pil(rgb), np.asarray(Image.fromarray(u8).convert("L")))
+    w = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    pyiqa_y = (rgb[..., 0] * w[0] + rgb[..., 1] * w[1]) + rgb[..., 2] * w[2]
+    assert np.array_equal(niqe.luma_yiq(rgb), np.rint(pyiqa_y * np.float32(255)))
+
+
+# ---------------------------------------------------------------- kernels against plain NumPy/SciPy
 
 
 def per_patch_moments(patch_values: np.ndarray) -> np.ndarray:
     """STATS of the five distributions of one patch, straight from the definition."""
     out = []
-    for d in nf.patch_products(patch_values):
-        d = d.astype(np.float64)
+    for dist in range(nf.N_DISTS):
+        d = nf.patch_distribution(patch_values, dist).astype(np.float64)
         out.append([(d[d < 0] ** 2).sum(), (d < 0).sum(), (d[d > 0] ** 2).sum(), (d > 0).sum(),
                     np.abs(d).sum()])
     return np.array(out)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_strip_moments_equal_per_patch_ones(dtype):
+def scipy_mscn(images: np.ndarray, variant: str) -> np.ndarray:
+    """MSCN the way the references compute it: whole images, SciPy's ``correlate1d`` down
+    the columns then along the rows, every intermediate stored in the variant's dtype
+    ("study": float32, zero border, no epsilon; "live": float64, edge border, pyiqa's)."""
+    dtype, mode, eps = {"study": (np.float32, "constant", 0.0),
+                        "live": (np.float64, "nearest", np.finfo(np.float64).eps)}[variant]
+    window = niqe.study_window() if variant == "study" else niqe.live_window()
+    x = images.astype(dtype)
+
+    def blur(a):
+        return correlate1d(correlate1d(a, window, axis=-2, mode=mode), window, axis=-1, mode=mode)
+
+    mu = blur(x)
+    var = np.abs(blur(x * x) - mu * mu)
+    if eps:
+        var = var + dtype(eps)
+    return (x - mu) / (np.sqrt(var) + dtype(1))
+
+
+def test_kernel_moments_equal_per_patch_ones():
+    """Per-patch sums of every distribution, with zeros (that count on neither side) and
+    smooth areas, against the definition on SciPy's MSCN."""
     rng = np.random.default_rng(1)
-    strip = rng.standard_normal((48, 144)).astype(dtype)
-    strip[:30, :48] = 0.0  # zeros (and -0.0 products) count on neither side
-    strip[10:20, 100:140] = -np.abs(strip[10:20, 100:140])
-    moments = nf.strip_moments(strip, 48)
-    for col in range(3):
-        expected = per_patch_moments(strip[:, col * 48 : (col + 1) * 48])
-        np.testing.assert_allclose(moments[col], expected, rtol=1e-5, atol=1e-9)
-    assert not nf.strip_moments(strip, 48, positives=False)[..., 3].any()
+    images = rng.integers(0, 256, (2, 144, 192)).astype(np.float64)
+    images[0, :60, :60] = 0.0  # black by the zero border: the study's MSCN is exactly 0
+    images[1, 50:90, 100:180] = np.sort(images[1, 50:90, 100:180], axis=1)
+    for variant in ("study", "live"):
+        window = niqe.study_window() if variant == "study" else niqe.live_window()
+        _, moments = CpuKernels().mscn_and_moments(images, 48, variant, window)
+        whole = scipy_mscn(images, variant)
+        for index in range(2):
+            for number in range(moments.shape[1]):
+                row, col = divmod(number, 4)
+                expected = per_patch_moments(
+                    whole[index, row * 48 : (row + 1) * 48, col * 48 : (col + 1) * 48]
+                )
+                np.testing.assert_allclose(moments[index, number], expected, rtol=1e-12,
+                                           atol=1e-12)
+        if variant == "study":  # zeros count on neither side
+            assert not moments[0, 0].any()
 
 
 @pytest.mark.parametrize("variant", ["study", "live"])
-def test_strips_equal_whole_images(variant):
-    """Strip by strip (with 3 rows of context) gives the whole-image MSCN and moments."""
+@pytest.mark.parametrize("shape", [(2, 96, 96), (1, 192, 288), (3, 144, 48)])
+def test_kernel_mscn_is_scipys_bit_for_bit(variant, shape):
+    """The compiled blur follows ``correlate1d`` term by term: same values to the last bit,
+    so the study's float32 MSCN (and its shape choices) are the study's."""
     rng = np.random.default_rng(2)
-    images = rng.integers(0, 256, (2, 144, 96)).astype(np.float32)
+    images = rng.integers(0, 256, shape).astype(np.float32)
+    images[0, :20] = 0.0  # a black band along the top border
     window = niqe.study_window() if variant == "study" else niqe.live_window()
-    coefficients, moments = nf.Kernels().mscn_and_moments(images, 48, variant, window)
-    whole = nf.MSCN[variant](images, window)
-    if variant == "study":
-        assert np.array_equal(coefficients, whole)
-    else:
-        assert coefficients is None
-    for index in range(2):
-        for number in range(moments.shape[1]):
-            row, col = divmod(number, 2)
-            expected = per_patch_moments(
-                whole[index, row * 48 : (row + 1) * 48, col * 48 : (col + 1) * 48]
-            )
-            if variant == "study":
-                expected[:, 3] = 0
-            np.testing.assert_allclose(moments[index, number], expected, rtol=1e-5, atol=1e-9)
+    blocks, _ = CpuKernels().mscn_and_moments(images, 48, variant, window)
+    assert np.array_equal(whole_images(blocks), scipy_mscn(images, variant))
+
+
+def matlab_halve(image: np.ndarray) -> np.ndarray:
+    """MATLAB's imresize(x, 0.5) as pyiqa computes it, with NumPy: float32, symmetric
+    border, 8 taps at stride 2 added in tap order, rows first."""
+    taps = niqe.halving_taps().astype(np.float32)
+    x = image.astype(np.float32)
+    for axis in (0, 1):
+        x = np.moveaxis(x, axis, 0)
+        padded = np.pad(x, [(3, 3), (0, 0)], mode="symmetric")
+        n = x.shape[0] // 2
+        out = np.zeros((n, x.shape[1]), dtype=np.float32)
+        for k in range(8):
+            out += padded[k : k + 2 * n : 2] * taps[k]
+        x = np.moveaxis(out, 0, axis)
+    return x
+
+
+def test_kernel_halving_is_numpys_bit_for_bit():
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (2, 96, 144)).astype(np.float64)
+    half = CpuKernels().halve(images, niqe.halving_taps(), 255.0)
+    for image, result in zip(images, half, strict=True):
+        expected = matlab_halve(image / 255.0).astype(np.float64) * 255.0
+        assert np.array_equal(result, expected)
+
+
+def test_scores_do_not_depend_on_the_thread_count(images, monkeypatch):
+    """Work is split between threads by whole rows of patches: any split, same values."""
+    batch = [images[name] for name in NAMES]
+    for name in ("niqe", "niqe-study"):
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        one = metric(name).score(batch)
+        monkeypatch.setenv("OMP_NUM_THREADS", "3")
+        assert metric(name).score(batch) == one
 
 
 def test_nearest_shape_equals_exhaustive_search():
@@ -273,7 +345,7 @@ def test_study_float64_ratio_is_well_inside_the_margin(images):
     """The fits not redone (float64 ratio) agree with the study's float32 ratio far below
     STUDY_MARGIN, which is what makes ``fit_study`` give the study's shapes."""
     worst = 0.0
-    kernels = nf.Kernels()
+    kernels = CpuKernels()
     for name in NAMES:
         grey = nf.crop_to_patches(niqe.luma_pil(images[name])[None]).astype(np.float32)
         mscn, moments = kernels.mscn_and_moments(grey, 96, "study", niqe.study_window())
@@ -282,8 +354,8 @@ def test_study_float64_ratio_is_well_inside_the_margin(images):
         cols = grey.shape[-1] // 96
         for number in range(moments.shape[1]):
             patch = kernels.patch(mscn, 0, *divmod(number, cols), 96)
-            for dist, d in enumerate(nf.patch_products(patch)):
-                exact = nf.study_moment_ratio(d)[0]
+            for dist in range(nf.N_DISTS):
+                exact = nf.study_moment_ratio(nf.patch_distribution(patch, dist))[0]
                 if np.isfinite(exact):
                     worst = max(worst, abs(estimate[0, number, dist] - exact) / exact)
     assert worst < nf.STUDY_MARGIN / 5

@@ -19,7 +19,9 @@ from PIL import Image
 
 from ..components import Context, InputRefused, Metric
 from ..specs import MetricSpec
+from . import niqe_cpu
 from . import niqe_features as nf
+from .niqe_cpu import CpuKernels, thread_map
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -39,21 +41,30 @@ def _channels(image: np.ndarray) -> np.ndarray:
     raise InputRefused(f"NIQE needs a grey (H, W) or RGB (H, W, 3) image, got shape {image.shape}")
 
 
-def luma_yiq(image: np.ndarray) -> np.ndarray:
+def luma_yiq(image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """pyiqa's grey: Y of YIQ (0.299, 0.587, 0.114) in float32, times 255, rounded; a grey
-    image is just scaled and rounded. Float64 out."""
-    x = _channels(image).astype(np.float32, copy=False)
+    image is just scaled and rounded. Into ``out`` (the image's top-left part that it
+    covers), by default a new float64 array of the image's size."""
+    x = _channels(image)
+    out = np.empty(x.shape[:2]) if out is None else out
     if x.ndim == 3:
-        w = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        x = (x[..., 0] * w[0] + x[..., 1] * w[1]) + x[..., 2] * w[2]
-    return np.rint(x * np.float32(255)).astype(np.float64)
+        return niqe_cpu.luma_yiq(x, out)
+    h, w = out.shape
+    out[:] = np.rint(np.asarray(x[:h, :w], dtype=np.float32) * np.float32(255))
+    return out
 
 
-def luma_pil(image: np.ndarray) -> np.ndarray:
+def luma_pil(image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Pillow's ``convert('L')`` of the 8-bit image (ITU-R 601-2 luma in 16-bit fixed point),
-    which the study used; a grey image is kept. uint8 out."""
-    u8 = to_uint8(_channels(image))
-    return u8 if u8.ndim == 2 else np.asarray(Image.fromarray(u8, "RGB").convert("L"))
+    which the study used; a grey image is kept. Into ``out`` as :func:`luma_yiq`, by
+    default a new uint8 array."""
+    x = _channels(image)
+    out = np.empty(x.shape[:2], np.uint8) if out is None else out
+    if x.ndim == 3:
+        return niqe_cpu.luma_pil(x, out)
+    h, w = out.shape
+    out[:] = to_uint8(x[:h, :w])
+    return out
 
 
 def _data(name: str):
@@ -110,10 +121,10 @@ def halving_taps() -> np.ndarray:
     return w / w.sum()
 
 
-def _kernels(device: str) -> nf.Kernels:
-    """NumPy on the CPU; PyTorch on a CUDA device."""
+def _kernels(device: str):
+    """Numba on the CPU; PyTorch on a CUDA device."""
     if not device.startswith("cuda"):
-        return nf.Kernels()
+        return CpuKernels()
     import torch
 
     if not torch.cuda.is_available():
@@ -130,25 +141,37 @@ class _NIQE(Metric):
         super().__init__(spec, context)
         self.kernels = _kernels(context.device)
 
+    grey_dtype: type
+    """What :meth:`grey` writes: the dtype :meth:`score_batch` takes."""
+
     def score(
         self, images: Sequence[np.ndarray], references: Sequence[np.ndarray] | None = None
     ) -> list[float]:
-        greys = [self.grey(image) for image in images]
-        for grey in greys:
-            nf.check_size(*grey.shape)
-        scores = [0.0] * len(greys)
+        images = [_channels(image) for image in images]
+        for image in images:
+            nf.check_size(*image.shape[:2])
+        scores = [0.0] * len(images)
         groups: dict[tuple[int, int], list[int]] = {}
-        for i, grey in enumerate(greys):
-            groups.setdefault(grey.shape, []).append(i)
+        for i, image in enumerate(images):
+            groups.setdefault(image.shape[:2], []).append(i)
         for members in groups.values():
-            batch = nf.crop_to_patches(np.stack([greys[i] for i in members]))
-            for i, value in zip(members, self.score_batch(batch), strict=True):
+            for i, value in zip(members, self._score_group([images[i] for i in members]),
+                                strict=True):
                 scores[i] = value
         return scores
 
+    def _score_group(self, images: list[np.ndarray]) -> list[float]:
+        """Scores of same-sized images: their greys, cropped to whole patches, written
+        straight into one batch (on the kernels' threads), then :meth:`score_batch`."""
+        height, width = images[0].shape[:2]
+        shape = (len(images), height - height % nf.PATCH, width - width % nf.PATCH)
+        batch = np.empty(shape, self.grey_dtype)
+        thread_map(lambda k: self.grey(images[k], batch[k]), range(len(images)))
+        return self.score_batch(batch)
+
     @abstractmethod
-    def grey(self, image: np.ndarray) -> np.ndarray:
-        """The grey image the variant scores, (H, W)."""
+    def grey(self, image: np.ndarray, out: np.ndarray) -> None:
+        """The grey image the variant scores, its top-left part that ``out`` covers."""
 
     @abstractmethod
     def score_batch(self, grey: np.ndarray) -> list[float]:
@@ -158,12 +181,14 @@ class _NIQE(Metric):
 class NIQE(_NIQE):
     """LIVE NIQE as pyiqa's ``niqe`` (and BasicSR) compute it, with LIVE's pristine model."""
 
-    def grey(self, image: np.ndarray) -> np.ndarray:
-        return luma_yiq(image)
+    grey_dtype = np.float64
+
+    def grey(self, image: np.ndarray, out: np.ndarray) -> None:
+        luma_yiq(image, out)
 
     def score_batch(self, grey: np.ndarray) -> list[float]:
         table = nf.live_table()
-        half = self.kernels.halve(grey / 255.0, halving_taps()) * 255.0
+        half = self.kernels.halve(grey, halving_taps(), 255.0)
         feats = []
         for image, patch in ((grey, nf.PATCH), (half, nf.PATCH // 2)):
             _, moments = self.kernels.mscn_and_moments(image, patch, "live", live_window())
@@ -181,25 +206,25 @@ class NIQEStudy(_NIQE):
     for the second scale, as Gupta's original code and scikit-video 1.1 do.
     """
 
-    def grey(self, image: np.ndarray) -> np.ndarray:
-        return luma_pil(image)
+    grey_dtype = np.float32
+
+    def grey(self, image: np.ndarray, out: np.ndarray) -> None:
+        luma_pil(image, out)
 
     def score_batch(self, grey: np.ndarray) -> list[float]:
         table = nf.study_table()
-        full = grey.astype(np.float32)
+        full = grey
         height, width = full.shape[-2:]
-        half = np.stack(
-            [
-                np.asarray(
-                    Image.fromarray(img).resize((width // 2, height // 2), Image.Resampling.BICUBIC)
-                )
-                for img in full
-            ]
-        )
+        size = (width // 2, height // 2)
+        half = np.stack(thread_map(
+            lambda img: np.asarray(Image.fromarray(img).resize(size, Image.Resampling.BICUBIC)),
+            list(full),
+        ))
         feats = []
         for image, patch in ((full, nf.PATCH), (half, nf.PATCH // 2)):
             mscn, moments = self.kernels.mscn_and_moments(image, patch, "study", study_window())
-            fit = nf.fit_study(moments, patch * patch, table, _exact(self.kernels, mscn, patch))
+            exact = _exact(self.kernels, mscn, moments.shape[:3], patch, image.shape[-1] // patch)
+            fit = nf.fit_study(moments, patch * patch, table, exact)
             feats.append(nf.features(fit, table, True))
         mu, cov = study_model()
         return [
@@ -207,20 +232,15 @@ class NIQEStudy(_NIQE):
         ]
 
 
-def _exact(kernels: nf.Kernels, mscn, patch: int):
-    """``exact(flat_index)`` for ``fit_study``: the study's float32 fit of one distribution."""
-    b, h, w = mscn.shape
-    cols = w // patch
-    per_image = (h // patch) * cols * nf.N_DISTS
-    products: dict[tuple[int, int], list[np.ndarray]] = {}
+def _exact(kernels, mscn, fits: tuple[int, int, int], patch: int, cols: int):
+    """``exact(flat_index)`` for ``fit_study``: the study's float32 fit of one distribution
+    of the MSCN ``mscn`` of images ``cols`` patches wide; ``fits`` = (images, patches,
+    distributions), the layout of the flat index."""
 
     def exact(flat: int) -> tuple[float, float, float]:
-        index, rest = divmod(flat, per_image)
-        number, dist = divmod(rest, nf.N_DISTS)
-        key = (index, number)
-        if key not in products:
-            row, col = divmod(number, cols)
-            products[key] = nf.patch_products(kernels.patch(mscn, index, row, col, patch))
-        return nf.study_moment_ratio(products[key][dist])
+        index, number, dist = (int(i) for i in np.unravel_index(flat, fits))
+        row, col = divmod(number, cols)
+        values = kernels.patch(mscn, index, row, col, patch)
+        return nf.study_moment_ratio(nf.patch_distribution(values, dist))
 
     return exact

@@ -69,9 +69,10 @@ class TorchKernels:
             out[..., k, 4] = a.sum(dim=(2, 4))
         return mscn, out.reshape(b, -1, N_DISTS, len(STATS)).cpu().numpy()
 
-    def halve(self, images, taps: np.ndarray) -> torch.Tensor:
-        """MATLAB's antialiased bicubic halving in float32, as pyiqa (float64 out)."""
-        x = self._tensor(images, torch.float32)[:, None]
+    def halve(self, images, taps: np.ndarray, scale: float) -> torch.Tensor:
+        """MATLAB's antialiased bicubic halving of the images divided by ``scale``, in
+        float32 as pyiqa (float64 out, times ``scale``)."""
+        x = (self._tensor(images, torch.float64) / scale).float()[:, None]
         t = torch.as_tensor(taps, dtype=torch.float32, device=self.device)
         for dim in (2, 3):
             n = x.shape[dim]
@@ -82,7 +83,7 @@ class TorchKernels:
             weight = t.view(1, 1, -1, 1) if dim == 2 else t.view(1, 1, 1, -1)
             stride = (2, 1) if dim == 2 else (1, 2)
             x = F.conv2d(x, weight, stride=stride)
-        return x[:, 0].double()
+        return x[:, 0].double() * scale
 
     def patch(self, mscn: torch.Tensor, index: int, row: int, col: int, patch: int) -> np.ndarray:
         """One patch of one image, copied to a NumPy array."""
