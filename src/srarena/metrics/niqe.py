@@ -15,7 +15,6 @@ from importlib import resources
 
 import numpy as np
 import scipy.io
-from PIL import Image
 
 from ..components import Context, InputRefused, Metric
 from ..specs import MetricSpec
@@ -181,7 +180,7 @@ class _NIQE(Metric):
 class NIQE(_NIQE):
     """LIVE NIQE as pyiqa's ``niqe`` (and BasicSR) compute it, with LIVE's pristine model."""
 
-    grey_dtype = np.float64
+    grey_dtype = np.float32  # whole numbers: exact
 
     def grey(self, image: np.ndarray, out: np.ndarray) -> None:
         luma_yiq(image, out)
@@ -213,13 +212,7 @@ class NIQEStudy(_NIQE):
 
     def score_batch(self, grey: np.ndarray) -> list[float]:
         table = nf.study_table()
-        full = grey
-        height, width = full.shape[-2:]
-        size = (width // 2, height // 2)
-        half = np.stack(thread_map(
-            lambda img: np.asarray(Image.fromarray(img).resize(size, Image.Resampling.BICUBIC)),
-            list(full),
-        ))
+        full, half = grey, niqe_cpu.pillow_halve(grey)
         feats = []
         for image, patch in ((full, nf.PATCH), (half, nf.PATCH // 2)):
             mscn, moments = self.kernels.mscn_and_moments(image, patch, "study", study_window())
@@ -241,6 +234,6 @@ def _exact(kernels, mscn, fits: tuple[int, int, int], patch: int, cols: int):
         index, number, dist = (int(i) for i in np.unravel_index(flat, fits))
         row, col = divmod(number, cols)
         values = kernels.patch(mscn, index, row, col, patch)
-        return nf.study_moment_ratio(nf.patch_distribution(values, dist))
+        return niqe_cpu.study_moment_ratio(nf.patch_distribution(values, dist))
 
     return exact

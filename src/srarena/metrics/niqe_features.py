@@ -183,35 +183,6 @@ def fit_study(
     return AGGDFit(table.nearest(ratio), left, right)
 
 
-NUMPY1_BUFFER = 8192
-"""NumPy 1.x's ufunc buffer size, in values: its float32 sums went buffer by buffer."""
-
-
-def study_moment_ratio(d: np.ndarray) -> tuple[float, float, float]:
-    """(ratio, left rms, right rms) of one distribution (float32, 1-D) exactly as the study's
-    ``aggd_features`` computed them under NumPy 1.x: float32 squares; float32 means, whose sums
-    NumPy 1.x computes pairwise within buffers of 8192 values and adds buffer by buffer (NumPy
-    2 sums the whole array pairwise), divided in float64 and rounded to float32; the ratio in
-    float64."""
-
-    def mean32(x: np.ndarray) -> np.float32:
-        total = np.float32(0)
-        for start in range(0, x.size, NUMPY1_BUFFER):
-            total = np.float32(total + np.add.reduce(x[start : start + NUMPY1_BUFFER]))
-        return np.float32(float(total) / x.size)
-
-    sq = d * d
-    left_sq, right_sq = sq[d < 0], sq[d >= 0]
-    left = np.sqrt(mean32(left_sq)) if left_sq.size else np.float32(0)
-    right = np.sqrt(mean32(right_sq)) if right_sq.size else np.float32(0)
-    g = float(left / right) if right != 0 else np.inf
-    mean_sq = mean32(sq)
-    r_hat = float(mean32(np.abs(d))) ** 2 / float(mean_sq) if mean_sq != 0 else np.inf
-    with np.errstate(invalid="ignore"):
-        ratio = r_hat * (((g**3 + 1) * (g + 1)) / (g**2 + 1) ** 2)
-    return float(ratio), float(left), float(right)
-
-
 def features(fit: AGGDFit, table: ShapeTable, duplicate_left: bool) -> np.ndarray:
     """The 18 features of one scale per patch, (B, n_patches, 18).
 
