@@ -40,7 +40,7 @@ from scipy.special import gamma, gammaln
 
 from srarena.components import Context
 from srarena.metrics import niqe as srarena_niqe
-from srarena.metrics.niqe_cpu import thread_count
+from srarena.metrics.compiled import thread_count
 from srarena.plugins import get_registry
 
 SIZE = 1024

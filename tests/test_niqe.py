@@ -8,6 +8,7 @@ implementations: pyiqa 0.1.16 for ``niqe``, the study's own NIQE code under NumP
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from scipy.ndimage import correlate1d
 from srarena import testing
 from srarena.components import InputRefused
 from srarena.imageio import load_image
-from srarena.metrics import niqe, niqe_cpu
+from srarena.metrics import niqe, niqe_greys, niqe_refit
 from srarena.metrics import niqe_features as nf
 from srarena.metrics.contrast import contrast, grey_opencv_png
 from srarena.metrics.niqe_cpu import CpuKernels, whole_images
@@ -315,6 +316,25 @@ def test_kernel_halving_is_numpys_bit_for_bit():
         assert np.array_equal(result, expected)
 
 
+@pytest.mark.parametrize("shape", [(1, 192, 192), (2, 288, 384), (1, 960, 960), (1, 200, 290)])
+def test_pillow_halving_is_pillows(shape):
+    """The study's second scale: Pillow's bicubic resize of the float32 ('F') image, bit for
+    bit on x86-64 (elsewhere a compiler may fuse Pillow's multiply-adds: within 1e-5)."""
+    rng = np.random.default_rng(6)
+    images = (rng.random(shape) * 255).astype(np.float32)
+    images[0, :7] = np.round(images[0, :7])  # a band of whole values, as greys are
+    b, h, w = shape
+    expected = np.stack([
+        np.asarray(Image.fromarray(x).resize((w // 2, h // 2), Image.Resampling.BICUBIC))
+        for x in images
+    ])
+    result = niqe_greys.pillow_halve(images)
+    if platform.machine() in ("x86_64", "AMD64"):
+        assert np.array_equal(result, expected)
+    else:
+        np.testing.assert_allclose(result, expected, rtol=0, atol=1e-5)
+
+
 def test_scores_do_not_depend_on_the_thread_count(images, monkeypatch):
     """Work is split between threads by whole rows of patches: any split, same values."""
     batch = [images[name] for name in NAMES]
@@ -355,7 +375,7 @@ def test_study_float64_ratio_is_well_inside_the_margin(images):
         for number in range(moments.shape[1]):
             patch = kernels.patch(mscn, 0, *divmod(number, cols), 96)
             for dist in range(nf.N_DISTS):
-                exact = niqe_cpu.study_moment_ratio(nf.patch_distribution(patch, dist))[0]
+                exact = niqe_refit.study_moment_ratio(nf.patch_distribution(patch, dist))[0]
                 if np.isfinite(exact):
                     worst = max(worst, abs(estimate[0, number, dist] - exact) / exact)
     assert worst < nf.STUDY_MARGIN / 5
@@ -367,7 +387,7 @@ def test_pairwise_sum_is_numpys():
     rng = np.random.default_rng(5)
     for n in [*range(1, 260), 1000, 2304, 4097, 8191, 8192]:
         values = (rng.random(n) * rng.choice([1e-3, 1.0, 300.0])).astype(np.float32)
-        assert niqe_cpu._pairwise_sum(values, 0, n) == np.add.reduce(values), n
+        assert niqe_refit._pairwise_sum(values, 0, n) == np.add.reduce(values), n
 
 
 def test_study_float32_means_follow_numpy1_buffers():
@@ -378,7 +398,7 @@ def test_study_float32_means_follow_numpy1_buffers():
     sq = d * d
     buffered = np.float32(np.float32(np.add.reduce(sq[:8192])) + np.add.reduce(sq[8192:]))
     assert buffered != np.add.reduce(sq)  # the two orders differ on this data
-    _, left, _ = niqe_cpu.study_moment_ratio(d)
+    _, left, _ = niqe_refit.study_moment_ratio(d)
     assert left == float(np.sqrt(np.float32(float(buffered) / 9216)))
 
 

@@ -18,9 +18,10 @@ import scipy.io
 
 from ..components import Context, InputRefused, Metric
 from ..specs import MetricSpec
-from . import niqe_cpu
 from . import niqe_features as nf
-from .niqe_cpu import CpuKernels, thread_map
+from . import niqe_greys, niqe_refit
+from .compiled import thread_map
+from .niqe_cpu import CpuKernels
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -47,7 +48,7 @@ def luma_yiq(image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     x = _channels(image)
     out = np.empty(x.shape[:2]) if out is None else out
     if x.ndim == 3:
-        return niqe_cpu.luma_yiq(x, out)
+        return niqe_greys.luma_yiq(x, out)
     h, w = out.shape
     out[:] = np.rint(np.asarray(x[:h, :w], dtype=np.float32) * np.float32(255))
     return out
@@ -60,7 +61,7 @@ def luma_pil(image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     x = _channels(image)
     out = np.empty(x.shape[:2], np.uint8) if out is None else out
     if x.ndim == 3:
-        return niqe_cpu.luma_pil(x, out)
+        return niqe_greys.luma_pil(x, out)
     h, w = out.shape
     out[:] = to_uint8(x[:h, :w])
     return out
@@ -212,7 +213,7 @@ class NIQEStudy(_NIQE):
 
     def score_batch(self, grey: np.ndarray) -> list[float]:
         table = nf.study_table()
-        full, half = grey, niqe_cpu.pillow_halve(grey)
+        full, half = grey, niqe_greys.pillow_halve(grey)
         feats = []
         for image, patch in ((full, nf.PATCH), (half, nf.PATCH // 2)):
             mscn, moments = self.kernels.mscn_and_moments(image, patch, "study", study_window())
@@ -234,6 +235,6 @@ def _exact(kernels, mscn, fits: tuple[int, int, int], patch: int, cols: int):
         index, number, dist = (int(i) for i in np.unravel_index(flat, fits))
         row, col = divmod(number, cols)
         values = kernels.patch(mscn, index, row, col, patch)
-        return niqe_cpu.study_moment_ratio(nf.patch_distribution(values, dist))
+        return niqe_refit.study_moment_ratio(nf.patch_distribution(values, dist))
 
     return exact
