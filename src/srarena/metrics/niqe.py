@@ -2,7 +2,8 @@
 Python NIQE, as the study used it). See docs/metrics.md for what each computes.
 
 Both score batches: images of the same size are stacked and processed together, on the CPU
-with NumPy or, when the context's device is CUDA and torch has it, on the GPU.
+by compiled kernels on every core (``niqe_cpu``) or, when the context's device is CUDA and
+torch has it, on the GPU (``niqe_torch``).
 """
 
 from __future__ import annotations
