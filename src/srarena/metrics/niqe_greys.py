@@ -109,8 +109,9 @@ def _pillow_halve_columns(image, firsts, taps, counts, acc, out):
             target[j] = acc[j]
 
 
+@cache
 def _axis_weights(size: int):
-    """:func:`pillow_halving_weights` as arrays for the kernels."""
+    """:func:`pillow_halving_weights` as arrays for the kernels (read-only, shared)."""
     edge, shared, rows = pillow_halving_weights(size)
     firsts = np.array([first for first, _ in rows], dtype=np.int64)
     counts = np.array([len(taps) for _, taps in rows], dtype=np.int64)
