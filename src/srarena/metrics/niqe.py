@@ -138,12 +138,12 @@ def _kernels(device: str):
 class _NIQE(Metric):
     """Groups a batch by image size and scores each group at once."""
 
+    grey_dtype: type
+    """What :meth:`grey` writes: the dtype :meth:`score_batch` takes."""
+
     def __init__(self, spec: MetricSpec, context: Context) -> None:
         super().__init__(spec, context)
         self.kernels = _kernels(context.device)
-
-    grey_dtype: type
-    """What :meth:`grey` writes: the dtype :meth:`score_batch` takes."""
 
     def score(
         self, images: Sequence[np.ndarray], references: Sequence[np.ndarray] | None = None
@@ -214,9 +214,9 @@ class NIQEStudy(_NIQE):
 
     def score_batch(self, grey: np.ndarray) -> list[float]:
         table = nf.study_table()
-        full, half = grey, niqe_greys.pillow_halve(grey)
+        half = niqe_greys.pillow_halve(grey)
         feats = []
-        for image, patch in ((full, nf.PATCH), (half, nf.PATCH // 2)):
+        for image, patch in ((grey, nf.PATCH), (half, nf.PATCH // 2)):
             mscn, moments = self.kernels.mscn_and_moments(image, patch, "study", study_window())
             exact = _exact(self.kernels, mscn, moments.shape[:3], patch, image.shape[-1] // patch)
             fit = nf.fit_study(moments, patch * patch, table, exact)
