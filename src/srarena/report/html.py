@@ -145,6 +145,13 @@ def _notes(notes: Iterable[str]) -> str:
     return "".join(f'<div class="note">{_e(n)}</div>' for n in notes)
 
 
+def _section(anchor: str, title: str, body: str, intro: str = "") -> str:
+    """A top-level section: ``title`` (HTML) as its heading, ``intro`` (HTML) as a muted
+    paragraph under it, then ``body``."""
+    intro = f'<p class="muted">{intro}</p>' if intro else ""
+    return f'<section id="{anchor}"><h2>{title}</h2>{intro}{body}</section>'
+
+
 # ------------------------------------------------------------------- sections
 def _summary(report: Report) -> str:
     s = report.summary
@@ -164,10 +171,10 @@ def _verdict(report: Report) -> str:
              _td(f"{_e(r['wins'])} of {_e(r['datasets'])}", "num"),
              _td(_num(r["mean_rank"], 3), "num"), _td(_e(r.get("runner_up", "")))]
             for r in report.verdict]
-    return ('<section id="verdict"><h2>Verdict</h2><p class="muted">The best technique wins '
-            "the most datasets; the mean rank (1 = best) breaks ties.</p>"
-            + _table(["metric", "best", "datasets won", "mean rank", "runner-up"], rows)
-            + "</section>")
+    return _section("verdict", "Verdict",
+                    _table(["metric", "best", "datasets won", "mean rank", "runner-up"], rows),
+                    "The best technique wins the most datasets; the mean rank (1 = best) "
+                    "breaks ties.")
 
 
 def _cell(cell: Any, worst: bool) -> str:
@@ -221,12 +228,10 @@ def _metric(section: MetricSection) -> str:
 
 def _leaderboards(report: Report) -> str:
     if not report.metrics:
-        return ('<section id="leaderboards"><h2>Leaderboards</h2><p>No successful scores in '
-                "this run.</p></section>")
-    intro = ('<p class="muted">Mean score of each technique, with its 95 % bootstrap confidence '
-             "interval below and its rank (#1 = best) beside it; green: best, red: worst.</p>")
-    return ('<section id="leaderboards"><h2>Leaderboards</h2>' + intro
-            + "".join(_metric(s) for s in report.metrics) + "</section>")
+        return _section("leaderboards", "Leaderboards", "<p>No successful scores in this run.</p>")
+    return _section("leaderboards", "Leaderboards", "".join(_metric(s) for s in report.metrics),
+                    "Mean score of each technique, with its 95 % bootstrap confidence interval "
+                    "below and its rank (#1 = best) beside it; green: best, red: worst.")
 
 
 def _plots(report: Report) -> str:
@@ -245,7 +250,7 @@ def _plots(report: Report) -> str:
         parts.append(f"<h3>{_e(section.name)}</h3><div class=\"plots\">{''.join(figures)}</div>")
     if not parts:
         return ""
-    return '<section id="plots"><h2>Plots</h2>' + "".join(parts) + "</section>"
+    return _section("plots", "Plots", "".join(parts))
 
 
 def _runtime(report: Report) -> str:
@@ -265,9 +270,9 @@ def _runtime(report: Report) -> str:
             ["metric", "ok", "refused", "failed"],
             [[_td(_e(r["metric"])), _td(_e(r["ok"]), "num"), _td(_e(r["refused"]), "num"),
               _td(_e(r["failed"]), "num")] for r in report.scoring])
-    return ('<section id="runtime"><h2>Runtime and memory</h2><p class="muted">Seconds per '
-            "output image (the whole scale chain) and the peak memory the process reached while "
-            "making it.</p>" + table + scoring + "</section>")
+    return _section("runtime", "Runtime and memory", table + scoring,
+                    "Seconds per output image (the whole scale chain) and the peak memory the "
+                    "process reached while making it.")
 
 
 def _panel(panel: Any, box: Any) -> str:
@@ -299,8 +304,7 @@ def _grid(grid: Grid) -> str:
 def _grids(report: Report) -> str:
     if not report.grids:
         return ""
-    return ('<section id="grids"><h2>Visual comparison</h2>'
-            + "".join(_grid(g) for g in report.grids) + "</section>")
+    return _section("grids", "Visual comparison", "".join(_grid(g) for g in report.grids))
 
 
 def _shot(shot: Shot, label: str, metric: str | None) -> str:
@@ -322,11 +326,11 @@ def _extremes(report: Report) -> str:
         worst = "".join(_shot(s, f"{s.dataset}/{s.image_id}", report.metric) for s in item.worst)
         rows.append(f"<div><b>{_e(item.upscaler)}</b></div><div class=\"shots\">{best}</div>"
                     f'<div class="shots">{worst}</div>')
-    return (f'<section id="extremes"><h2>Best and worst images by {_e(report.metric)}</h2>'
-            '<p class="muted">Each technique\'s best and worst outputs over the whole run, as '
-            "in the study's visual analysis; click a picture for the full image.</p>"
-            '<div class="extreme"><div></div><h4>best</h4><h4>worst</h4>'
-            + "".join(rows) + "</div></section>")
+    return _section("extremes", f"Best and worst images by {_e(report.metric)}",
+                    '<div class="extreme"><div></div><h4>best</h4><h4>worst</h4>'
+                    + "".join(rows) + "</div>",
+                    "Each technique's best and worst outputs over the whole run, as in the "
+                    "study's visual analysis; click a picture for the full image.")
 
 
 def _kernel_set(item: KernelSet) -> str:
@@ -339,11 +343,11 @@ def _kernel_set(item: KernelSet) -> str:
 def _kernels(report: Report) -> str:
     if not report.kernels:
         return ""
-    return ('<section id="kernels"><h2>Estimated blur kernels</h2><p class="muted">Kernels '
-            "that techniques estimated (one per step of the scale chain), each scaled from its "
-            "own smallest to its largest weight (dark to bright); the dataset's true kernel "
-            "beside them when the dataset knows it.</p>"
-            + "".join(_kernel_set(k) for k in report.kernels) + "</section>")
+    return _section("kernels", "Estimated blur kernels",
+                    "".join(_kernel_set(k) for k in report.kernels),
+                    "Kernels that techniques estimated (one per step of the scale chain), each "
+                    "scaled from its own smallest to its largest weight (dark to bright); the "
+                    "dataset's true kernel beside them when the dataset knows it.")
 
 
 def _gallery_section(section: GallerySection, metric: str | None) -> str:
@@ -372,15 +376,16 @@ def _gallery_section(section: GallerySection, metric: str | None) -> str:
 def _gallery(report: Report) -> str:
     if not report.gallery:
         return ""
-    return ('<section id="gallery"><h2>Gallery</h2><p class="muted">Every output, one dataset '
-            "at a time (open a dataset to load its thumbnails).</p>"
-            + "".join(_gallery_section(s, report.metric) for s in report.gallery) + "</section>")
+    return _section("gallery", "Gallery",
+                    "".join(_gallery_section(s, report.metric) for s in report.gallery),
+                    "Every output, one dataset at a time (open a dataset to load its "
+                    "thumbnails).")
 
 
 def _problems(report: Report) -> str:
     if not report.problems:
-        return ('<section id="problems"><h2>Skipped and failed</h2><p>Nothing was skipped and '
-                "nothing failed.</p></section>")
+        return _section("problems", "Skipped and failed",
+                        "<p>Nothing was skipped and nothing failed.</p>")
     rows = []
     for p in report.problems:
         images = ", ".join(p["images"]) + (f" … (+{p['more']})" if p["more"] else "")
@@ -388,10 +393,11 @@ def _problems(report: Report) -> str:
                      _td(_e(p["metric"])), _td(_e(", ".join(p["datasets"]))),
                      _td(_e(p["count"]), "num"), _td(_e(images)), _td(_e(p["reason"])),
                      _td(f"<code>{_e(p['fix'])}</code>" if p["fix"] else "")])
-    return ('<section id="problems"><h2>Skipped and failed</h2><p class="muted">Grouped by '
-            "what failed and why; the full list is in <code>srarena export</code>'s tables."
-            "</p>" + _table(["kind", "status", "technique", "metric", "datasets", "count",
-                             "images", "reason", "fix"], rows) + "</section>")
+    return _section("problems", "Skipped and failed",
+                    _table(["kind", "status", "technique", "metric", "datasets", "count",
+                            "images", "reason", "fix"], rows),
+                    "Grouped by what failed and why; the full list is in "
+                    "<code>srarena export</code>'s tables.")
 
 
 def _value(value: Any) -> str:
@@ -416,11 +422,10 @@ def _settings(report: Report) -> str:
         for d in report.datasets)
     raw = json.dumps({"config": report.config, "environment": report.environment,
                       "datasets": report.datasets}, indent=2, default=str, ensure_ascii=False)
-    return ('<section id="run"><h2>Configuration and environment</h2>'
-            f"<h3>Configuration</h3>{config}<h3>Environment</h3>{environment}"
-            f"<h3>Datasets</h3>{datasets or '<p>–</p>'}"
-            f"<details><summary>Raw records (JSON)</summary><pre>{_e(raw)}</pre></details>"
-            "</section>")
+    return _section("run", "Configuration and environment",
+                    f"<h3>Configuration</h3>{config}<h3>Environment</h3>{environment}"
+                    f"<h3>Datasets</h3>{datasets or '<p>–</p>'}"
+                    f"<details><summary>Raw records (JSON)</summary><pre>{_e(raw)}</pre></details>")
 
 
 def render(report: Report) -> str:
