@@ -61,6 +61,26 @@ class Checkpoint:
         return self.weights.files[0].filename
 
 
+def _iigroup_release(key: str, dataset: str, tag: str, filename: str) -> Checkpoint:
+    """A checkpoint IIGROUP released on GitHub (March 2023), mirrored by pyiqa's hub."""
+    return Checkpoint(
+        key=key,
+        weights=WeightSet(
+            name=f"maniqa-{key}",
+            files=(WeightFile(filename, sources=(
+                _hf(filename),
+                Source("https", url="https://github.com/IIGROUP/MANIQA/releases/download/"
+                                    f"{tag}/{filename}"),
+            )),),
+            licence="Apache-2.0 (IIGROUP/MANIQA)",
+            description=f"MANIQA trained on {dataset} (IIGROUP release, March 2023)",
+            validator=VALIDATOR,
+        ),
+        scale=0.8,
+        trained_on=dataset,
+    )
+
+
 CHECKPOINTS: dict[str, Checkpoint] = {
     "pipal": Checkpoint(
         key="pipal",
@@ -79,38 +99,8 @@ CHECKPOINTS: dict[str, Checkpoint] = {
         scale=0.13,
         trained_on="PIPAL (NTIRE 2022 NR-IQA)",
     ),
-    "koniq": Checkpoint(
-        key="koniq",
-        weights=WeightSet(
-            name="maniqa-koniq",
-            files=(WeightFile("ckpt_koniq10k.pt", sources=(
-                _hf("ckpt_koniq10k.pt"),
-                Source("https", url="https://github.com/IIGROUP/MANIQA/releases/download/"
-                                    "Koniq10k/ckpt_koniq10k.pt"),
-            )),),
-            licence="Apache-2.0 (IIGROUP/MANIQA)",
-            description="MANIQA trained on KonIQ-10k (IIGROUP release, March 2023)",
-            validator=VALIDATOR,
-        ),
-        scale=0.8,
-        trained_on="KonIQ-10k",
-    ),
-    "kadid": Checkpoint(
-        key="kadid",
-        weights=WeightSet(
-            name="maniqa-kadid",
-            files=(WeightFile("ckpt_kadid10k.pt", sources=(
-                _hf("ckpt_kadid10k.pt"),
-                Source("https", url="https://github.com/IIGROUP/MANIQA/releases/download/"
-                                    "Kadid10k/ckpt_kadid10k.pt"),
-            )),),
-            licence="Apache-2.0 (IIGROUP/MANIQA)",
-            description="MANIQA trained on KADID-10k (IIGROUP release, March 2023)",
-            validator=VALIDATOR,
-        ),
-        scale=0.8,
-        trained_on="KADID-10k",
-    ),
+    "koniq": _iigroup_release("koniq", "KonIQ-10k", "Koniq10k", "ckpt_koniq10k.pt"),
+    "kadid": _iigroup_release("kadid", "KADID-10k", "Kadid10k", "ckpt_kadid10k.pt"),
 }
 
 PROTOCOLS = {
