@@ -96,12 +96,15 @@ def test_augment_pipe_matches_official(apa):
         AugmentPipe.pipeline("bgcfnc")
 
 
-def _fp32_nets(snapshot):
+def _nets(snapshot, fp32: bool = True):
+    """G and D of the snapshot in training mode, gradients off; with ``fp32`` the float16
+    blocks are turned off. Also the init keyword arguments used."""
     g = snapshot.network("G", "Generator")
     d = snapshot.network("D", "Discriminator")
-    g_kwargs = copy.deepcopy(g.init_kwargs)
-    g_kwargs["synthesis_kwargs"]["num_fp16_res"] = 0
-    d_kwargs = {**d.init_kwargs, "num_fp16_res": 0}
+    g_kwargs, d_kwargs = copy.deepcopy(g.init_kwargs), dict(d.init_kwargs)
+    if fp32:
+        g_kwargs["synthesis_kwargs"]["num_fp16_res"] = 0
+        d_kwargs["num_fp16_res"] = 0
     G = Generator(**g_kwargs).train().requires_grad_(False)
     G.load_state_dict(g.tensors())
     D = Discriminator(**d_kwargs).train().requires_grad_(False)
@@ -109,11 +112,27 @@ def _fp32_nets(snapshot):
     return G, D, g_kwargs, d_kwargs
 
 
+PHASES = (("Gmain", 1), ("Greg", 4), ("Dmain", 1), ("Dreg", 16))
+"""The official training phases and their gains (regularisation intervals)."""
+
+
+def _phases(loss, G, D, real, gen_z):
+    """Run each phase as the golden files were made (seed 100 + its index), yielding
+    (phase, module) with that module's gradients accumulated."""
+    for i, (phase, gain) in enumerate(PHASES):
+        module = G if phase.startswith("G") else D
+        torch.manual_seed(100 + i)
+        module.requires_grad_(True)
+        loss.accumulate_gradients(phase, real, gen_z, gain)
+        module.requires_grad_(False)
+        yield phase, module
+
+
 @pytest.mark.parametrize("tag, with_dataaug, p", [("aug", True, 0.5), ("noaug", False, 1.0)])
 def test_loss_gradients_match_official(apa, snapshot, tag, with_dataaug, p):
     """Each phase's gradients (official StyleGAN2Loss of DeceiveD, same seeds and inputs)."""
     official = apa.golden("loss")
-    G, D, g_kwargs, d_kwargs = _fp32_nets(snapshot)
+    G, D, g_kwargs, d_kwargs = _nets(snapshot)
     pipe = AugmentPipe.pipeline("bgc").train()
     pipe.p.fill_(p)
     cfg = TrainConfig(resolution=32, G_kwargs=g_kwargs, D_kwargs=d_kwargs, r1_gamma=0.8,
@@ -122,12 +141,7 @@ def test_loss_gradients_match_official(apa, snapshot, tag, with_dataaug, p):
     loss.pl_mean.fill_(0.3)
     real, gen_z = torch.from_numpy(official["real"]), torch.from_numpy(official["gen_z"])
     compared = 0
-    for i, (phase, module, gain) in enumerate(
-            (("Gmain", G, 1), ("Greg", G, 4), ("Dmain", D, 1), ("Dreg", D, 16))):
-        torch.manual_seed(100 + i)
-        module.requires_grad_(True)
-        loss.accumulate_gradients(phase, real, gen_z, gain)
-        module.requires_grad_(False)
+    for phase, module in _phases(loss, G, D, real, gen_z):
         for name, param in module.named_parameters():
             key = f"{tag}/{phase}/{name}"
             if key in official:
@@ -144,7 +158,7 @@ def test_loss_gradients_match_official(apa, snapshot, tag, with_dataaug, p):
 
 
 def test_pseudo_augmentation_extremes(snapshot):
-    G, D, g_kwargs, d_kwargs = _fp32_nets(snapshot)
+    G, D, g_kwargs, d_kwargs = _nets(snapshot)
     pipe = AugmentPipe.pipeline("bgc")
     loss = ApaLoss(G, D, pipe, TrainConfig(32, g_kwargs, d_kwargs), torch.device("cpu"))
     real, fake = torch.zeros(4, 3, 32, 32), torch.ones(4, 3, 32, 32)
@@ -251,24 +265,15 @@ def test_mixed_precision_loss_matches_official(apa, snapshot):
     D, as the snapshot was built), run on CPU in float16 by both: gradient fingerprints."""
     official = apa.golden("loss_mixed")
     inputs = apa.golden("loss")
-    g, d = snapshot.network("G", "Generator"), snapshot.network("D", "Discriminator")
-    G = Generator(**g.init_kwargs).train().requires_grad_(False)
-    G.load_state_dict(g.tensors())
-    D = Discriminator(**d.init_kwargs).train().requires_grad_(False)
-    D.load_state_dict(d.tensors())
+    G, D, g_kwargs, d_kwargs = _nets(snapshot, fp32=False)
     assert G.synthesis.b32.use_fp16 and D.b32.use_fp16 and not D.b8.use_fp16
     pipe = AugmentPipe.pipeline("bgc").train()
     pipe.p.fill_(0.5)
-    cfg = TrainConfig(32, g.init_kwargs, d.init_kwargs, r1_gamma=0.8, with_dataaug=True)
+    cfg = TrainConfig(32, g_kwargs, d_kwargs, r1_gamma=0.8, with_dataaug=True)
     loss = ApaLoss(G, D, pipe, cfg, torch.device("cpu"), force_fp32=False)
     loss.pl_mean.fill_(0.3)
     real, gen_z = torch.from_numpy(inputs["real"]), torch.from_numpy(inputs["gen_z"])
-    for i, (phase, module, gain) in enumerate(
-            (("Gmain", G, 1), ("Greg", G, 4), ("Dmain", D, 1), ("Dreg", D, 16))):
-        torch.manual_seed(100 + i)
-        module.requires_grad_(True)
-        loss.accumulate_gradients(phase, real, gen_z, gain)
-        module.requires_grad_(False)
+    for phase, module in _phases(loss, G, D, real, gen_z):
         grads = {n: p.grad for n, p in module.named_parameters() if p.grad is not None}
         assert list(grads) == official[f"{phase}/names"].tolist()
         got = np.array([_fingerprint(t) for t in grads.values()])
