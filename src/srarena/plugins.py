@@ -125,58 +125,46 @@ def _core_version() -> str:
     return __version__
 
 
-def _candidate_modules() -> list[tuple[PluginInfo, Any]]:
-    """Import the built-ins and every entry point; a failure becomes an error record."""
+def _load(info: PluginInfo, load: Any, check_api: bool = True) -> tuple[PluginInfo, Any]:
+    """``load()`` the plugin's module; a failure becomes an error record on ``info``."""
+    try:
+        module = load()
+        if check_api:
+            info.api = _check_api(module)
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
+        if _raise_errors():
+            raise
+        info.error, info.detail = f"{type(exc).__name__}: {exc}", traceback.format_exc()
+        module = None
+    return info, module
+
+
+def _builtin_modules() -> list[tuple[PluginInfo, Any]]:
+    """The built-in plugin modules (even a broken one must not stop the CLI)."""
+    return [
+        _load(PluginInfo(name=name.rsplit(".", 1)[-1], distribution="srarena",
+                         version=_core_version(), module=name, builtin=True),
+              lambda name=name: importlib.import_module(name), check_api=False)
+        for name in BUILTIN_PLUGINS
+    ]
+
+
+def _external_modules() -> list[tuple[PluginInfo, Any]]:
+    """The installed plugins' entry points and the modules ``SRARENA_PLUGIN_MODULES`` names."""
     found: list[tuple[PluginInfo, Any]] = []
-    for module_name in BUILTIN_PLUGINS:
-        info = PluginInfo(
-            name=module_name.rsplit(".", 1)[-1],
-            distribution="srarena",
-            version=_core_version(),
-            module=module_name,
-            builtin=True,
-        )
-        try:
-            found.append((info, importlib.import_module(module_name)))
-        except Exception as exc:  # noqa: BLE001 - even a broken built-in must not stop the CLI
-            if _raise_errors():
-                raise
-            info.error, info.detail = f"{type(exc).__name__}: {exc}", traceback.format_exc()
-            found.append((info, None))
     wanted = _wanted_distributions()
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = entry.dist
         dist_name = dist.metadata["Name"] if dist is not None else entry.name
         if wanted is not None and dist_name.lower() not in wanted:
             continue
-        info = PluginInfo(
-            name=entry.name,
-            distribution=dist_name,
-            version=dist.version if dist is not None else "?",
-            module=entry.value,
-        )
-        try:
-            module = entry.load()
-            info.api = _check_api(module)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
-            if _raise_errors():
-                raise
-            info.error = f"{type(exc).__name__}: {exc}"
-            info.detail = traceback.format_exc()
-            module = None
-        found.append((info, module))
+        info = PluginInfo(name=entry.name, distribution=dist_name,
+                          version=dist.version if dist is not None else "?", module=entry.value)
+        found.append(_load(info, entry.load))
     for module_name in filter(None, os.environ.get("SRARENA_PLUGIN_MODULES", "").split(",")):
-        info = PluginInfo(name=module_name, distribution="(module)", version="0",
-                          module=module_name.strip())
-        try:
-            module = importlib.import_module(module_name.strip())
-            info.api = _check_api(module)
-        except Exception as exc:  # noqa: BLE001
-            if _raise_errors():
-                raise
-            info.error, info.detail, module = f"{type(exc).__name__}: {exc}", \
-                traceback.format_exc(), None
-        found.append((info, module))
+        name = module_name.strip()
+        info = PluginInfo(name=module_name, distribution="(module)", version="0", module=name)
+        found.append(_load(info, lambda name=name: importlib.import_module(name)))
     return found
 
 
@@ -188,7 +176,7 @@ def build_registry() -> Registry:
         "metric": (MetricSpec, registry.metrics, "srarena_register_metrics"),
         "dataset": (DatasetSpec, registry.datasets, "srarena_register_datasets"),
     }
-    for info, module in _candidate_modules():
+    for info, module in _builtin_modules() + _external_modules():
         registry.plugins.append(info)
         if module is None:
             continue
@@ -234,12 +222,10 @@ def _with_version(spec: Any, version: str) -> Any:
 
 
 def command_hooks() -> list[Any]:
-    """Plugin modules that add CLI commands (loaded without breaking on failure)."""
-    modules = []
-    for info, module in _candidate_modules():
-        if module is not None and hasattr(module, "srarena_register_commands") and not info.builtin:
-            modules.append(module)
-    return modules
+    """Installed plugin modules that add CLI commands (the built-ins add none; loaded
+    without breaking on failure)."""
+    return [module for _, module in _external_modules()
+            if module is not None and hasattr(module, "srarena_register_commands")]
 
 
 _registry: Registry | None = None
