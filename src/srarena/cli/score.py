@@ -59,6 +59,9 @@ def _score(images: list[Path], metrics: list[str], reference: list[Path], scale:
             loaded[path] = load_image(path)
         except Exception as exc:  # noqa: BLE001
             problems[path] = str(exc)
+    ok = [p for p in images if p in loaded]
+    hr = [load_image(r) if r is not None and r.is_file() else None
+          for p, r in zip(images, refs, strict=True) if p in loaded]
     rows = []
     for name in metrics:
         spec = registry.metric(name)
@@ -73,9 +76,6 @@ def _score(images: list[Path], metrics: list[str], reference: list[Path], scale:
             rows += [{"image": str(p), "metric": name, "value": None, "status": "failed",
                       "reason": str(exc)} for p in images]
             continue
-        ok = [p for p in images if p in loaded]
-        hr = [load_image(r) if r is not None and r.is_file() else None
-              for p, r in zip(images, refs, strict=True) if p in loaded]
         outcomes = dict(zip(ok, score_batch(metric, [loaded[p] for p in ok], hr), strict=True))
         for path in images:
             outcome = outcomes.get(path) or ScoreOutcome(None, "failed", problems.get(path))

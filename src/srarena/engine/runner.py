@@ -432,18 +432,25 @@ class Bench:
         if not self.pending or (not force and len(self.pending) < batch):
             return
         pending, self.pending = self.pending, []
+        references: dict[int, np.ndarray] = {}  # each HR image read once per flush
+
+        def reference(index: int) -> np.ndarray | None:
+            hr = pending[index].hr
+            if hr is not None and index not in references:
+                references[index] = hr()
+            return references.get(index)
+
         for name, metric in self.metrics.items():
             spec = metric.spec
             keys = [content_key(p.output_key, name, spec.version, spec.options) for p in pending]
             done = self.store.done_scores(keys)
-            todo = [(k, p) for k, p in zip(keys, pending, strict=True) if k not in done
-                    and (spec.kind == "no-reference" or p.hr is not None)]
+            todo = [(i, k, p) for i, (k, p) in enumerate(zip(keys, pending, strict=True))
+                    if k not in done and (spec.kind == "no-reference" or p.hr is not None)]
             if not todo:
                 continue
-            references = [p.hr() if spec.kind == "full-reference" and p.hr else None
-                          for _, p in todo]
-            outcomes = score_batch(metric, [p.image for _, p in todo], references)
-            for (score_key, p), outcome in zip(todo, outcomes, strict=True):
+            hr = [reference(i) if spec.kind == "full-reference" else None for i, _, _ in todo]
+            outcomes = score_batch(metric, [p.image for _, _, p in todo], hr)
+            for (_, score_key, p), outcome in zip(todo, outcomes, strict=True):
                 self.store.put_score(score_key=score_key, output_key=p.output_key, metric=name,
                                      metric_version=spec.version, value=outcome.value,
                                      status=outcome.status, reason=outcome.reason,
