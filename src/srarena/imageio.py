@@ -330,6 +330,14 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(image, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
 
 
+def to_uint8_float32(image: np.ndarray) -> np.ndarray:
+    """:func:`to_uint8` with the product by 255 in float32, as NIQE's compiled grey
+    conversions compute it (``niqe``, ``contrast``); the same on the engine's k/255 values."""
+    x = np.multiply(image, np.float32(255), dtype=np.float32)
+    np.clip(x, 0, 255, out=x)
+    return np.rint(x, out=x).astype(np.uint8)
+
+
 def from_uint8(image: np.ndarray) -> np.ndarray:
     """An 8-bit image as float32 in [0, 1]."""
     return np.asarray(image, dtype=np.float32) / 255.0

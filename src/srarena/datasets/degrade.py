@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..imageio import from_uint8, to_uint8
+
 DIV2KRK_SIGMA = (0.6, 5.0)
 DIV2KRK_NOISE = 0.25
 DIV2KRK_BASE_SIZE = 12
@@ -228,4 +230,4 @@ def blur_downsample(
 
 def quantise(image: np.ndarray) -> np.ndarray:
     """Round to 8 bits and back, as if saved to an 8-bit PNG and read again."""
-    return (np.rint(np.clip(image, 0.0, 1.0) * 255.0) / 255.0).astype(np.float32)
+    return from_uint8(to_uint8(image))

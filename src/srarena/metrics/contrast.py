@@ -15,12 +15,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..components import InputRefused, Metric
-from .niqe import to_uint8
+from ..imageio import to_uint8_float32
 
 
 def grey_opencv_png(image: np.ndarray) -> np.ndarray:
     """The 8-bit grey image ``cv2.imread(path, 0)`` gives for the image saved as PNG."""
-    u8 = to_uint8(image)
+    u8 = to_uint8_float32(image)
     if u8.ndim == 3 and u8.shape[-1] == 1:
         u8 = u8[..., 0]
     if u8.ndim == 2:

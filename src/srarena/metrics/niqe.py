@@ -18,18 +18,12 @@ import numpy as np
 import scipy.io
 
 from ..components import Context, InputRefused, Metric
+from ..imageio import to_uint8_float32 as to_uint8
 from ..specs import MetricSpec
 from . import niqe_features as nf
 from . import niqe_greys, niqe_refit
 from .compiled import thread_map
 from .niqe_cpu import CpuKernels
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """RGB or grey [0, 1] floats (the engine's k/255 values) back to their 8-bit values."""
-    x = np.multiply(image, np.float32(255), dtype=np.float32)
-    np.clip(x, 0, 255, out=x)
-    return np.rint(x, out=x).astype(np.uint8)
 
 
 def _channels(image: np.ndarray) -> np.ndarray:
