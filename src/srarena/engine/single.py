@@ -76,7 +76,6 @@ def run_chain(
     image: np.ndarray,
     tile: int | None,
     overlap: int = 16,
-    on_backoff: Any = None,
 ) -> ChainResult:
     """Pass ``image`` through each step of ``chain``; resize to the target if needed."""
     current = image
@@ -89,8 +88,7 @@ def run_chain(
         last: dict[str, UpscaleResult] = {}
         one = _step_function(upscaler, step, last)
         step_tile = tile if spec.tiling in ("supported", "discouraged") else None
-        sr, used = upscale_with_backoff(one, padded, step, step_tile, overlap=overlap,
-                                        on_backoff=on_backoff)
+        sr, used = upscale_with_backoff(one, padded, step, step_tile, overlap=overlap)
         out.tiles.append(used)
         current = sr[: height * step, : width * step]
         prefix = f"step{index + 1}_x{step}"

@@ -3,7 +3,6 @@ write ``index.html`` and ``index.md`` beside an ``assets/`` folder."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -286,7 +285,3 @@ def _write(path: Path, text: str) -> None:
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 
-
-def dump(value: Any) -> str:
-    """Pretty JSON of a configuration or environment record."""
-    return json.dumps(value, indent=2, default=str, ensure_ascii=False)
