@@ -103,7 +103,7 @@ class RayExecutor:
                       + ("the shared run folder" if shared else "Ray's object store"))
         pending: dict[Any, tuple[Job, str, Any]] = {}
         for job in jobs:
-            job.shared = shared
+            job.shared, job.in_process = shared, False
             options = self._options(job)
             if isinstance(job, SingleJob):
                 for chunk in self._chunks(job):

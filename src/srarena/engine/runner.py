@@ -20,7 +20,7 @@ import numpy as np
 from .. import weights as weights_service
 from ..availability import availability
 from ..components import Context, Item, Metric
-from ..imageio import from_uint8, load_image, save_png
+from ..imageio import from_uint8, load_image
 from ..plugins import Registry
 from ..specs import UpscalerSpec, WeightSet
 from ..store import FAILURE_COLUMNS, Store, content_key, failures_sql, safe_name
@@ -30,7 +30,15 @@ from .environment import environment, resolve_device
 from .executors import Event, Executor, Job, LocalExecutor
 from .reporter import Reporter
 from .scoring import score_batch
-from .work import FitDone, GenerativeJob, ItemResult, SingleJob, Target, unpack_checkpoint
+from .work import (
+    FitDone,
+    GenerativeJob,
+    ItemResult,
+    SingleJob,
+    Target,
+    unpack_checkpoint,
+    write_output,
+)
 
 HrLoader = Callable[[], np.ndarray] | None
 
@@ -393,12 +401,7 @@ class Bench:
         side = dict(result.side_paths)
         if not result.written:
             assert result.image is not None
-            save_png(self.store.folder / target.path, result.image)
-            for name, array in result.side_outputs.items():
-                relative = f"{target.side_prefix}__{name}.npy"
-                (self.store.folder / relative).parent.mkdir(parents=True, exist_ok=True)
-                np.save(self.store.folder / relative, np.asarray(array))
-                side[name] = relative
+            side = write_output(self.store.folder, target, result.image, result.side_outputs)
         self.store.put_output(**row, status="ok", reason=None, path=target.path,
                               side_outputs=side, info=result.info, tiling=result.tiling,
                               seconds=result.seconds, peak_memory_mb=result.peak_memory_mb)

@@ -76,6 +76,9 @@ class SingleJob:
     overlap: int
     folder: Path
     shared: bool = True
+    """The worker can write into the run folder."""
+    in_process: bool = True
+    """The driver runs the job itself (the result keeps its image: no PNG read back)."""
 
 
 @dataclass
@@ -91,6 +94,9 @@ class GenerativeJob:
     folder: Path
     images: list[np.ndarray] | None = None
     shared: bool = True
+    """The worker can write into the run folder."""
+    in_process: bool = True
+    """The driver runs the job itself (the result keeps its image: no PNG read back)."""
 
     @property
     def needs_fit(self) -> bool:
@@ -116,20 +122,32 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _finish(result: ItemResult, image: np.ndarray, side: dict[str, np.ndarray], folder: Path,
-            shared: bool) -> ItemResult:
+def write_output(folder: Path, target: Target, image8: np.ndarray,
+                 side: dict[str, np.ndarray]) -> dict[str, str]:
+    """Write an output image (PNG) and its side outputs (``.npy``) into the run folder;
+    returns the side outputs' paths relative to it."""
+    save_png(folder / target.path, image8)
+    paths = {}
+    for name, array in side.items():
+        relative = f"{target.side_prefix}__{name}.npy"
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        np.save(folder / relative, np.asarray(array))
+        paths[name] = relative
+    return paths
+
+
+def _finish(result: ItemResult, image: np.ndarray, side: dict[str, np.ndarray],
+            job: SingleJob | GenerativeJob) -> ItemResult:
+    """Write the output where the run folder is shared; hand the 8-bit image back when the
+    driver cannot read it from there, or runs the job itself (no PNG read back)."""
     image8 = to_uint8(image)
-    if shared:
-        save_png(folder / result.target.path, image8)
-        for name, array in side.items():
-            relative = f"{result.target.side_prefix}__{name}.npy"
-            path = folder / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(path, np.asarray(array))
-            result.side_paths[name] = relative
+    if job.shared:
+        result.side_paths = write_output(job.folder, result.target, image8, side)
         result.written = True
     else:
-        result.image, result.side_outputs = image8, side
+        result.side_outputs = side
+    if job.in_process or not job.shared:
+        result.image = image8
     return result
 
 
@@ -152,7 +170,7 @@ def _each_target(job: SingleJob | GenerativeJob,
         result = ItemResult(target, info=info, tiling=tiling,
                             seconds=time.perf_counter() - start,
                             peak_memory_mb=peak_memory_mb(job.context.device))
-        yield _finish(result, image, side, job.folder, job.shared)
+        yield _finish(result, image, side, job)
 
 
 def run_single_job(job: SingleJob, progress: Progress | None = None) -> Iterator[ItemResult]:
