@@ -17,30 +17,9 @@ takes many minutes there: the output says what was measured).
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 
-
-def _sync(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def _reset(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
-
-
-def _peak_mb(device: str) -> float:
-    import torch
-
-    if device.startswith("cuda"):
-        return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+from devices import device_name, peak_mb, reset_peak, sync
 
 
 def bench_generate(device: str) -> dict[str, float]:
@@ -56,17 +35,17 @@ def bench_generate(device: str) -> dict[str, float]:
     with torch.no_grad():
         for name, force_fp32 in modes:
             for seed in (999, 1000):  # the first is a warm-up
-                _reset(device)
-                _sync(device)
+                reset_peak(device)
+                sync(device)
                 start = time.perf_counter()
                 z = seed_latent(seed, G.z_dim).to(device)
                 to_uint8(G(z, None, noise_mode="const", force_fp32=force_fp32))
-                _sync(device)
+                sync(device)
                 seconds = time.perf_counter() - start
             times[name] = seconds
             where = "GPU" if device.startswith("cuda") else "process RSS"
             print(f"generate 1024² ({name}): {seconds:.3f} s, peak memory "
-                  f"{_peak_mb(device):.0f} MiB ({where})")
+                  f"{peak_mb(device):.0f} MiB ({where})")
     if "mixed" in times:
         print(f"generate fp32 / mixed time ratio: {times['fp32'] / times['mixed']:.2f}")
     return times
@@ -84,13 +63,13 @@ def bench_train(device: str, res: int, batch: int | None) -> None:
           f"{config.r1_gamma:g}, {'mixed precision' if device.startswith('cuda') else 'fp32'})")
     for label in ("first iteration (all phases, lazy R1 and path length)",
                   "second iteration (G and D main phases)"):
-        _reset(device)
-        _sync(device)
+        reset_peak(device)
+        sync(device)
         start = time.perf_counter()
         trainer.step()
-        _sync(device)
+        sync(device)
         seconds = time.perf_counter() - start
-        print(f"  {label}: {seconds:.3f} s, peak memory {_peak_mb(device):.0f} MiB")
+        print(f"  {label}: {seconds:.3f} s, peak memory {peak_mb(device):.0f} MiB")
 
 
 def main() -> None:
@@ -106,8 +85,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     cuda = device.startswith("cuda")
-    name = torch.cuda.get_device_name() if cuda else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {device} ({name}); torch {torch.__version__}")
+    print(f"device: {device} ({device_name(device)}); torch {torch.__version__}")
     bench_generate(device)
     res = args.train_res or (1024 if cuda else 64)
     batch = args.batch or (None if cuda else 4)

@@ -17,10 +17,11 @@ candidates and 50 epochs; the output says which numbers are measured and which e
 from __future__ import annotations
 
 import argparse
-import resource
 import tempfile
 import time
 from pathlib import Path
+
+from devices import describe_memory, device_name, reset_peak, sync
 
 GRID = 144
 EPOCHS = 50
@@ -39,13 +40,6 @@ def _random_weights(folder: Path) -> dict[str, Path]:
     return paths
 
 
-def _sync(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def _sampled_pass(upscaler, image, candidates: int, epochs: int) -> tuple:
     """One x2 pass with a shortened grid and refinement; returns output and timings."""
     import numpy as np
@@ -57,19 +51,19 @@ def _sampled_pass(upscaler, image, candidates: int, epochs: int) -> tuple:
     patch = min(upscaler.patch_size, min(data.shape[:2]))
     parts = inference.split(lowres, bicubic, patch)
     nets = (upscaler.generator, upscaler.discriminator)
-    _sync(device)
+    sync(device)
     start = time.perf_counter()
     best, _ = inference.grid_search(*nets, parts.lowres, parts.bicubic, parts.order,
                                     upscaler.batch, candidates=kernels.grid()[:candidates])
-    _sync(device)
+    sync(device)
     grid_s = time.perf_counter() - start
     start = time.perf_counter()
     sigma, theta = inference.refine(*nets, parts.lowres, parts.bicubic, parts.order, best, epochs)
-    _sync(device)
+    sync(device)
     refine_s = time.perf_counter() - start
     start = time.perf_counter()
     out = inference.render(upscaler.generator, parts, sigma, theta, upscaler.batch)
-    _sync(device)
+    sync(device)
     render_s = time.perf_counter() - start
     image = out[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float32)
     return image, grid_s, refine_s, render_s, patch, len(parts.corners), parts.lowres.shape[0]
@@ -107,25 +101,22 @@ def main() -> None:
         context = Context(device=device, weights=weights, options={"batch": args.batch})
         upscaler = BlindSRUpscaler(SPEC, 2, context)
     source = "given weights" if args.weights else "seeded random weights"
-    where = torch.cuda.get_device_name() if device.startswith("cuda") else (
-        f"CPU, {torch.get_num_threads()} threads")
     print(f"BlindSR {args.size}x{args.size} -> {8 * args.size}x{8 * args.size}: three x2 passes, "
           f"patch size 200 (clamped to the image), batch {args.batch}, {source}, on {device} "
-          f"({where}), mode {mode}")
+          f"({device_name(device)}), mode {mode}")
     if mode == "sampled":
         print(f"  sampled: {args.candidates} of {GRID} grid kernels and {args.epochs} of "
               f"{EPOCHS} refinement epochs measured per pass, totals extrapolated linearly")
     image = np.random.default_rng(0).random((args.size, args.size, 3), dtype=np.float32)
-    if device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
+    reset_peak(device)
     total = 0.0
     for index in range(3):
         side = image.shape[0]
         if mode == "full":
-            _sync(device)
+            sync(device)
             start = time.perf_counter()
             result = upscaler.upscale(image)
-            _sync(device)
+            sync(device)
             seconds = time.perf_counter() - start
             image = result.image
             print(f"  pass {index + 1} {side}->{2 * side}: {seconds:.1f} s measured "
@@ -144,10 +135,7 @@ def main() -> None:
         total += seconds
     assert image.shape == (8 * args.size, 8 * args.size, 3)
     kind = "measured" if mode == "full" else "estimated"
-    memory = f"peak host RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
-    if device.startswith("cuda"):
-        memory = f"peak CUDA {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB, " + memory
-    print(f"total {total:.1f} s ({kind}, {total / 60:.1f} min); {memory}")
+    print(f"total {total:.1f} s ({kind}, {total / 60:.1f} min); {describe_memory(device)}")
 
 
 if __name__ == "__main__":

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from devices import describe_peaks, device_name, peak_memory, reset_peak, sync
 
 
 def _weights(version: str, folder: Path) -> dict[str, Path]:
@@ -53,17 +54,14 @@ def worker(version: str, device: str, size: int) -> dict[str, float | str]:
         x2, x4 = DANUpscaler(spec, 2, context), DANUpscaler(spec, 4, context)
     image = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
     x4.upscale(x2.upscale(image[:16, :16]).image)  # warm-up (allocator, kernels)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
+    sync(device)
+    reset_peak(device)
     start = time.perf_counter()
     middle = x2.upscale(image).image
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+    sync(device)
     after_x2 = time.perf_counter()
     out = x4.upscale(middle).image
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+    sync(device)
     end = time.perf_counter()
     assert out.shape == (size * 8, size * 8, 3)
     result: dict[str, float | str] = {
@@ -73,11 +71,10 @@ def worker(version: str, device: str, size: int) -> dict[str, float | str]:
         "x2_s": after_x2 - start,
         "x4_s": end - after_x2,
         "total_s": end - start,
-        "peak_host_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **peak_memory(device),
     }
     if device.startswith("cuda"):
-        result["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20
-        result["gpu"] = torch.cuda.get_device_name()
+        result["gpu"] = device_name(device)
     return result
 
 
@@ -102,11 +99,8 @@ def main() -> None:
                    "--size", str(args.size)]
         lines = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         row = json.loads(lines.strip().splitlines()[-1])
-        memory = (f"peak CUDA {row['peak_cuda_mib']:.0f} MiB ({row['gpu']}), "
-                  if "peak_cuda_mib" in row else "")
         print(f"DAN{version}: x2 {row['x2_s']:.2f} s + x4 {row['x4_s']:.2f} s = "
-              f"{row['total_s']:.2f} s; {memory}peak host RSS {row['peak_host_rss_mib']:.0f} MiB "
-              f"({row['threads']} CPU threads)")
+              f"{row['total_s']:.2f} s; {describe_peaks(row)} ({row['threads']} CPU threads)")
 
 
 if __name__ == "__main__":

@@ -16,19 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-def _sync(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+from devices import describe_peaks, device_name, peak_memory, reset_peak, sync
 
 
 def _random_vgg(folder: Path) -> Path:
@@ -64,12 +58,11 @@ def worker(kind: str, device: str, batch_size: int) -> dict[str, float | str]:
             del generator
             up.load(Path(tmp))
         up.generate(0, 1024)  # warm-up
-        _sync(device)
-        if device.startswith("cuda"):
-            torch.cuda.reset_peak_memory_stats()
+        sync(device)
+        reset_peak(device)
         start = time.perf_counter()
         image = up.generate(1, 1024).image
-        _sync(device)
+        sync(device)
         seconds = time.perf_counter() - start
         assert image.shape == (1024, 1024, 3)
     else:
@@ -78,21 +71,19 @@ def worker(kind: str, device: str, batch_size: int) -> dict[str, float | str]:
         trainer = Trainer(config, device, percept)
         real = torch.rand(batch_size, 3, 1024, 1024, device=device) * 2 - 1
         trainer.step(real)  # warm-up
-        _sync(device)
-        if device.startswith("cuda"):
-            torch.cuda.reset_peak_memory_stats()
+        sync(device)
+        reset_peak(device)
         start = time.perf_counter()
         losses = trainer.step(real)
-        _sync(device)
+        sync(device)
         seconds = time.perf_counter() - start
         assert all(torch.isfinite(v) for v in losses.values())
     result: dict[str, float | str] = {
         "kind": kind, "device": device, "seconds": seconds, "threads": torch.get_num_threads(),
-        "peak_host_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **peak_memory(device),
     }
     if device.startswith("cuda"):
-        result["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20
-        result["gpu"] = torch.cuda.get_device_name()
+        result["gpu"] = device_name(device)
     return result
 
 
@@ -121,14 +112,12 @@ def main() -> None:
                    "--batch-size", str(args.batch_size)]
         lines = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         row = json.loads(lines.strip().splitlines()[-1])
-        memory = (f"peak CUDA {row['peak_cuda_mib']:.0f} MiB ({row['gpu']}), "
-                  if "peak_cuda_mib" in row else "")
         what = ("generate one 1024x1024 image (EMA generator, eval mode)" if kind == "generate"
                 else f"one training iteration, batch {args.batch_size}"
                 + (" (the official batch is 8; reduced on CPU)" if args.batch_size != 8 else "")
                 + ", LPIPS-VGG loss included")
-        print(f"{what}: {row['seconds']:.2f} s; {memory}peak host RSS "
-              f"{row['peak_host_rss_mib']:.0f} MiB ({row['threads']} CPU threads)")
+        print(f"{what}: {row['seconds']:.2f} s; {describe_peaks(row)} "
+              f"({row['threads']} CPU threads)")
         if kind == "train":
             full = 50001 * row["seconds"] / 3600
             print(f"  -> 50001 iterations (the official 0..50000) at this rate and batch: "

@@ -18,18 +18,15 @@ import dataclasses
 import time
 
 import numpy as np
+from devices import device_name, sync
 
 
 def per_image(metric, images: list[np.ndarray]) -> tuple[float, list[float]]:
-    import torch
-
     metric.score(images[:1])  # warm-up
-    if metric.device.type == "cuda":
-        torch.cuda.synchronize()
+    sync(metric.device.type)
     start = time.perf_counter()
     scores = metric.score(images)
-    if metric.device.type == "cuda":
-        torch.cuda.synchronize()
+    sync(metric.device.type)
     return (time.perf_counter() - start) / len(images), scores
 
 
@@ -51,9 +48,8 @@ def main() -> None:
     from srarena.plugins import get_registry
 
     device = resolve_device(args.device)
-    name = torch.cuda.get_device_name(0) if device.startswith("cuda") else "CPU"
-    print(f"device: {device} ({name}), torch {torch.__version__}, "
-          f"{torch.get_num_threads()} CPU threads")
+    threads = f", {torch.get_num_threads()} CPU threads" if device.startswith("cuda") else ""
+    print(f"device: {device} ({device_name(device)}), torch {torch.__version__}{threads}")
     checkpoint = maniqa.CHECKPOINTS["pipal"]
     network = maniqa.build_network("pipal")
     path = args.weights

@@ -21,10 +21,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import resource
 import tempfile
 import time
 from pathlib import Path
+
+from devices import describe_memory, device_name, reset_peak, sync
 
 OFFICIAL_ITERATIONS = 1000
 CPU_ITERATIONS = 5
@@ -47,13 +48,6 @@ def _weights(folder: Path) -> dict[str, Path]:
             torch.save(obj, path)
             paths[path.name] = path
     return paths
-
-
-def _sync(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 def main() -> None:
@@ -89,15 +83,13 @@ def main() -> None:
         warm.config = dataclasses.replace(config, iterations=2)
         warm.upscale(image)
         warm.config = config
-        _sync(device)
-        torch.cuda.reset_peak_memory_stats()
+        sync(device)
+        reset_peak(device)
 
     out_side = side * math.prod(steps)
-    where = (torch.cuda.get_device_name() if device.startswith("cuda")
-             else f"{torch.get_num_threads()} CPU threads")
     print(f"MoESR (moesr-emad2022) {side}x{side} -> {out_side}x{out_side}, steps "
           f"{' then '.join(f'x{s}' for s in steps)}, full official network sizes, random "
-          f"weights, on {device} ({where})")
+          f"weights, on {device} ({device_name(device)})")
     if reduced:
         print(f"REDUCED fine-tuning: {iterations} iterations per step instead of the official "
               f"{OFFICIAL_ITERATIONS}; the fine-tuning totals below are for {iterations}.")
@@ -106,7 +98,7 @@ def main() -> None:
     for scale, upscaler in steps.items():
         start = time.perf_counter()
         result = upscaler.upscale(current)
-        _sync(device)
+        sync(device)
         elapsed = time.perf_counter() - start
         total += elapsed
         seconds = result.info["seconds"]
@@ -119,11 +111,7 @@ def main() -> None:
     assert current.shape == (out_side, out_side, 3)
     print(f"  total {total:.2f} s per image"
           + (f" with {iterations} fine-tuning iterations per step" if reduced else ""))
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    memory = f"peak host RSS {rss:.0f} MiB"
-    if device.startswith("cuda"):
-        memory = f"peak CUDA {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB, " + memory
-    print(f"  {memory}")
+    print(f"  {describe_memory(device)}")
 
 
 if __name__ == "__main__":
