@@ -111,6 +111,22 @@ class Metric(ABC):
         """Release memory held by the implementation."""
 
 
+def batches_by_shape(
+    images: Sequence[np.ndarray],
+    size: int | None = None,
+    key: Callable[[np.ndarray], Any] = lambda image: image.shape,
+) -> list[list[int]]:
+    """Indices of ``images`` with the same ``key`` (their shape), group by group in order of
+    first appearance, each group cut into batches of at most ``size``: what one stacked
+    array can hold."""
+    groups: dict[Any, list[int]] = {}
+    for index, image in enumerate(images):
+        groups.setdefault(key(image), []).append(index)
+    return [indices[start : start + (size or len(indices))]
+            for indices in groups.values()
+            for start in range(0, len(indices), size or len(indices))]
+
+
 @dataclass(frozen=True)
 class Item:
     """One LR image of a dataset, with its HR ground truth when there is one.

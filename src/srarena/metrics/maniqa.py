@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..components import Context, Metric
+from ..components import Context, Metric, batches_by_shape
 from ..specs import MetricSpec, Source, WeightFile, WeightSet
 from .pyiqa_metrics import patched, pyiqa_environment
 
@@ -306,22 +306,12 @@ class Maniqa(Metric):
 
     def score(self, images: Sequence[np.ndarray],
               references: Sequence[np.ndarray] | None = None) -> list[float]:
+        inputs = ([study_input(image) for image in images] if self.protocol == "study"
+                  else list(images))
         scores = np.zeros(len(images), dtype=np.float64)
-        for indices, stack in self._groups(images):
-            for start in range(0, len(indices), self.spec.batch_size):
-                chunk = indices[start:start + self.spec.batch_size]
-                scores[chunk] = self._forward(self._tensor(stack[start:start + len(chunk)]))
+        for batch in batches_by_shape(inputs, self.spec.batch_size):
+            scores[batch] = self._forward(self._tensor(np.stack([inputs[i] for i in batch])))
         return [float(value) for value in scores]
-
-    def _groups(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(indices, stacked images) with one shape per group, in input order."""
-        if self.protocol == "study":
-            return [(np.arange(len(images)), np.stack([study_input(im) for im in images]))]
-        by_shape: dict[tuple[int, ...], list[int]] = {}
-        for index, image in enumerate(images):
-            by_shape.setdefault(image.shape, []).append(index)
-        return [(np.array(indices), np.stack([images[i] for i in indices]))
-                for indices in by_shape.values()]
 
     def _tensor(self, stack: np.ndarray) -> torch.Tensor:
         import torch

@@ -17,7 +17,7 @@ from importlib import resources
 import numpy as np
 import scipy.io
 
-from ..components import Context, InputRefused, Metric
+from ..components import Context, InputRefused, Metric, batches_by_shape
 from ..imageio import to_uint8_float32 as to_uint8
 from ..specs import MetricSpec
 from . import niqe_features as nf
@@ -146,10 +146,7 @@ class _NIQE(Metric):
         for image in images:
             nf.check_size(*image.shape[:2])
         scores = [0.0] * len(images)
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, image in enumerate(images):
-            groups.setdefault(image.shape[:2], []).append(i)
-        for members in groups.values():
+        for members in batches_by_shape(images, key=lambda image: image.shape[:2]):
             for i, value in zip(members, self._score_group([images[i] for i in members]),
                                 strict=True):
                 scores[i] = value

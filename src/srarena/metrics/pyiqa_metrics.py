@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..components import Context, InputRefused, Metric
+from ..components import Context, InputRefused, Metric, batches_by_shape
 from ..specs import MetricSpec
 
 if TYPE_CHECKING:
@@ -289,16 +289,10 @@ class PyiqaMetric(Metric):
                     raise InputRefused(f"SR size {image.shape[:2]} differs from HR size "
                                        f"{reference.shape[:2]}")
         scores = np.zeros(len(images), dtype=np.float64)
-        by_shape: dict[tuple[int, ...], list[int]] = {}
-        for index, image in enumerate(images):
-            by_shape.setdefault(image.shape, []).append(index)
-        size = self.spec.batch_size
-        for indices in by_shape.values():
-            for start in range(0, len(indices), size):
-                chunk = indices[start:start + size]
-                refs = (self._tensor([references[i] for i in chunk])  # type: ignore[index]
-                        if full_reference else None)
-                scores[chunk] = self._run(self._tensor([images[i] for i in chunk]), refs)
+        for batch in batches_by_shape(images, self.spec.batch_size):
+            refs = (self._tensor([references[i] for i in batch])  # type: ignore[index]
+                    if full_reference else None)
+            scores[batch] = self._run(self._tensor([images[i] for i in batch]), refs)
         return [float(value) for value in scores]
 
     def _tensor(self, images: list[np.ndarray]) -> torch.Tensor:
