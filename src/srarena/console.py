@@ -90,10 +90,10 @@ def print_summary(console: Console, folder: Path, summary: Summary) -> None:
     from .store import Run
 
     run = Run.open(folder)
-    frame = leaderboard(run)
+    directions = run.metric_directions()
+    frame = leaderboard(run, directions)
     if not frame.empty:
-        table = leaderboard_table(frame, run.metric_directions(),
-                                  "Leaderboard (mean over all images)")
+        table = leaderboard_table(frame, directions, "Leaderboard (mean over all images)")
         metrics = run.meta().get("metrics", {})
         notes = [f"{name}: {info['protocol']}" for name, info in metrics.items()
                  if name in frame.columns and info.get("protocol")]

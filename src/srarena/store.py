@@ -78,6 +78,15 @@ def content_key(*parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
+def array_hash(image: Any) -> str:
+    """A stable hash of an image's float32 values and shape (the key of an input)."""
+    import numpy as np
+
+    digest = hashlib.sha256(np.ascontiguousarray(image, dtype=np.float32).tobytes())
+    digest.update(str(image.shape).encode())
+    return digest.hexdigest()[:32]
+
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 

@@ -7,7 +7,6 @@ driver (this module) alone writes the database, whichever executor computes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from ..components import Context, Item, Metric
 from ..imageio import from_uint8, load_image
 from ..plugins import Registry
 from ..specs import UpscalerSpec, WeightSet
-from ..store import FAILURE_COLUMNS, Store, content_key, failures_sql, safe_name
+from ..store import FAILURE_COLUMNS, Store, array_hash, content_key, failures_sql, safe_name
 from .chain import ScaleError, plan_chain
 from .config import BenchConfig
 from .environment import environment, resolve_device
@@ -82,12 +81,6 @@ class Pending:
     image_id: str
     image: np.ndarray
     hr: HrLoader
-
-
-def array_hash(image: np.ndarray) -> str:
-    digest = hashlib.sha256(np.ascontiguousarray(image, dtype=np.float32).tobytes())
-    digest.update(str(image.shape).encode())
-    return digest.hexdigest()[:32]
 
 
 class Bench:

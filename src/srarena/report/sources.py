@@ -53,8 +53,8 @@ def reopen(texts: Iterable[str],
     """LR, HR and true kernel of each wanted (dataset, image_id), whose value is the input
     hash the run recorded. Returns the sources found and notes on what could not be read."""
     from ..datasets import open_dataset
-    from ..engine.runner import array_hash
     from ..plugins import get_registry
+    from ..store import array_hash
 
     found: dict[Key, Source] = {}
     notes: list[str] = []
