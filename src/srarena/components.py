@@ -22,7 +22,8 @@ Progress = Callable[[int, int, str], None]
 """``progress(done, total, what)``: an implementation's report of an inner loop."""
 
 
-def _no_progress(done: int, total: int, what: str) -> None:
+def no_progress(done: int, total: int, what: str) -> None:
+    """The default :data:`Progress`: report nothing."""
     return None
 
 
@@ -40,7 +41,7 @@ class Context:
     weights: dict[str, Path] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     workdir: Path | None = None
-    progress: Progress = _no_progress
+    progress: Progress = no_progress
 
 
 @dataclass

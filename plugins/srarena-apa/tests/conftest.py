@@ -12,7 +12,6 @@ torch = pytest.importorskip("torch", reason="the APA tests need torch")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SNAPSHOT = FIXTURES / "network-snapshot-000000.pkl"
-BGC_NAME = "bgc"
 
 
 def golden(name: str) -> dict[str, np.ndarray]:

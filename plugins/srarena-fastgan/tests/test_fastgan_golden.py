@@ -14,6 +14,8 @@ from srarena_fastgan import checkpoint as ckpt  # noqa: E402
 from srarena_fastgan.arch import Discriminator, Generator, init_weights  # noqa: E402
 from srarena_fastgan.diffaug import diff_augment  # noqa: E402
 
+from srarena.weights.statedict import load_state  # noqa: E402
+
 ATOL = 1e-5
 SIZES = [256, pytest.param(512, marks=pytest.mark.slow), pytest.param(1024, marks=pytest.mark.slow)]
 
@@ -51,7 +53,7 @@ def networks(size, meta, fg):
     g, d = build(size, meta)
     if size == 256:
         g, _ = ckpt.load_generator(fg.fixtures / "all_0.pth")  # EMA params applied
-        state = ckpt.load_trusted(fg.fixtures / "all_0.pth")
+        state = load_state(fg.fixtures / "all_0.pth")
         d.load_state_dict(ckpt.strip_prefix(state["d"]), strict=True)
     else:
         fg.perturb(g, 1)

@@ -11,6 +11,8 @@ torch = pytest.importorskip("torch")
 from srarena_fastgan import checkpoint as ckpt  # noqa: E402
 from srarena_fastgan.arch import Generator  # noqa: E402
 
+from srarena.weights.statedict import load_state  # noqa: E402
+
 
 def test_conformance_of_spec_and_registration():
     spec = testing.registered("upscaler", "fastgan")
@@ -54,7 +56,7 @@ def test_registry_lists_fastgan():
 
 def test_official_all_checkpoint_loads_ema_generator(fg):
     path = fg.fixtures / "all_0.pth"
-    data = ckpt.load_trusted(path)
+    data = load_state(path)
     assert set(data) == {"g", "d", "g_ema", "opt_g", "opt_d"}
     assert all(k.startswith("module.") for k in (*data["g"], *data["d"]))
     generator, info = ckpt.load_generator(path)
@@ -86,7 +88,7 @@ def test_official_eval_layout_and_folder_lookup(tmp_path):
 
 
 def test_mismatched_checkpoint_is_refused(tmp_path, fg):
-    data = ckpt.load_trusted(fg.fixtures / "all_0.pth")
+    data = load_state(fg.fixtures / "all_0.pth")
     data["g_ema"] = data["g_ema"][:-1]
     torch.save(data, tmp_path / "all_3.pth")
     with pytest.raises(ValueError, match="g_ema has"):

@@ -8,7 +8,6 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from PIL import Image  # noqa: E402
-from srarena_fastgan import checkpoint as ckpt  # noqa: E402
 from srarena_fastgan.arch import Discriminator, Generator  # noqa: E402
 from srarena_fastgan.training import (  # noqa: E402
     FitConfig,
@@ -17,6 +16,8 @@ from srarena_fastgan.training import (  # noqa: E402
     prepare_images,
     quadrant,
 )
+
+from srarena.weights.statedict import load_state  # noqa: E402
 
 TINY = {"im_size": 256, "ngf": 4, "ndf": 4, "nz": 16, "batch_size": 1}
 
@@ -108,8 +109,8 @@ def test_resume_continues_exactly(tmp_path):
     resumed.run(tmp_path / "b", lambda done, total, what: None)
     assert sorted(p.name for p in (tmp_path / "b").glob("all_*")) == ["all_1.pth"]
 
-    a = ckpt.load_trusted(tmp_path / "a" / "all_1.pth")
-    b = ckpt.load_trusted(tmp_path / "b" / "all_1.pth")
+    a = load_state(tmp_path / "a" / "all_1.pth")
+    b = load_state(tmp_path / "b" / "all_1.pth")
     for net in ("g", "d"):
         assert a[net].keys() == b[net].keys()
         for key in a[net]:
@@ -128,7 +129,7 @@ def test_resume_continues_exactly(tmp_path):
 def test_checkpoint_is_official_layout(tmp_path):
     trainer = Trainer(FitConfig(**TINY, iterations=0), "cpu", l1, stream())
     trainer.run(tmp_path, lambda done, total, what: None)
-    data = ckpt.load_trusted(tmp_path / "all_0.pth")
+    data = load_state(tmp_path / "all_0.pth")
     assert {"g", "d", "g_ema", "opt_g", "opt_d"} <= set(data)
     assert all(k.startswith("module.") for k in (*data["g"], *data["d"]))
     # what the official train.py / eval.py do with it: strip the prefix, load strictly

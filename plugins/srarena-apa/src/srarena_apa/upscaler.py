@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from srarena.components import Context, GenerativeUpscaler, InputRefused, UpscaleResult
+from srarena.imageio import from_uint8
 from srarena.specs import UpscalerSpec
 
 from . import checkpoint as ckpt
@@ -119,7 +120,7 @@ class ApaGenerator(GenerativeUpscaler):
             # as float16 in float16, as generate.py does on a GPU.
             img = g(z, None, truncation_psi=self.psi, noise_mode=self.options["noise_mode"],
                     force_fp32=self.context.precision != "fp16")
-        image = to_uint8(img).astype(np.float32) / 255
+        image = from_uint8(to_uint8(img))
         return UpscaleResult(image, info={"seed": seed, "truncation_psi": self.psi,
                                           "noise_mode": self.options["noise_mode"],
                                           "source": self.meta.get("source")})

@@ -17,13 +17,15 @@ gives the same sums; the refinement still steps once per patch, duplicates inclu
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from PIL import Image
 from torch.nn import functional as F
+
+from srarena.components import Progress, no_progress
 
 from .arch import KERNEL_SIZE, SCALE, Discriminator, Generator
 from .kernels import gaussian_kernel, grid, kernel_from_values
@@ -34,13 +36,6 @@ EPOCHS = 50
 SHARPNESS = 0.0001
 DEFAULT_PATCH = 200
 BATCH = 1
-
-Progress = Callable[[int, int, str], None]
-
-
-def _silent(done: int, total: int, what: str) -> None:
-    return None
-
 
 @contextlib.contextmanager
 def strict_fp32(device: torch.device) -> Iterator[None]:
@@ -127,7 +122,7 @@ def grid_search(
     bicubic: torch.Tensor,
     order: list[int],
     batch: int,
-    progress: Progress = _silent,
+    progress: Progress = no_progress,
     candidates: list[tuple[float, float, float]] | None = None,
 ) -> tuple[tuple[float, float, float], float]:
     """The first grid kernel with the smallest total ``Σ|D|`` over patches, and that total.
@@ -178,7 +173,7 @@ def refine(
     order: list[int],
     start: tuple[float, float, float],
     epochs: int = EPOCHS,
-    progress: Progress = _silent,
+    progress: Progress = no_progress,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Adam on (σ, θ) from ``start``: ``epochs`` passes of one step per patch position.
 
@@ -248,7 +243,7 @@ def render(
     sigma: torch.Tensor,
     theta: torch.Tensor,
     batch: int = BATCH,
-    progress: Progress = _silent,
+    progress: Progress = no_progress,
 ) -> torch.Tensor:
     """The generator with kernel (σ, θ) on every patch, blended into (1, 3, 2h, 2w).
 
@@ -288,7 +283,7 @@ def super_resolve(
     patch_size: int = DEFAULT_PATCH,
     epochs: int = EPOCHS,
     batch: int = BATCH,
-    progress: Progress = _silent,
+    progress: Progress = no_progress,
 ) -> Result:
     """Run the whole test procedure on one (1, 3, h, w) LR image and its bicubic x2."""
     parts = split(lowres, bicubic, patch_size)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from srarena.components import Context, InputRefused, Upscaler, UpscaleResult
+from srarena.imageio import from_uint8, to_uint8_float32
 from srarena.specs import UpscalerSpec
 from srarena.weights import WeightsMissing, folder, missing_message
 
@@ -91,8 +92,7 @@ class DANUpscaler(Upscaler):
             out = self.net.unroll(lr, progress=self.context.progress)
         sr = out.sr[0].float().cpu().numpy().transpose(1, 2, 0)
         if self.quantize:
-            levels = np.round(np.clip(sr, 0.0, 1.0) * np.float32(255.0)).astype(np.uint8)
-            sr = levels.astype(np.float32) / np.float32(255.0)
+            sr = from_uint8(to_uint8_float32(sr))
         return UpscaleResult(
             image=np.ascontiguousarray(sr, dtype=np.float32),
             side_outputs={

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from srarena.weights.statedict import load_state
+
 PREFIX = "module."
 ALL_RE = re.compile(r"^all_(\d+)\.pth$")
 EMA_RE = re.compile(r"^(\d+)\.pth$")
@@ -27,13 +29,6 @@ VGG_CONVS = {0: (64, 3), 2: (64, 64), 5: (128, 64), 7: (128, 128), 10: (256, 128
              24: (512, 512), 26: (512, 512), 28: (512, 512)}
 VGG_FILENAME = "vgg16-397923af.pth"
 VGG_SHA256_PREFIX = "397923af"
-
-
-def load_trusted(path: str | Path) -> Any:
-    """Load a checkpoint without executing code (``weights_only=True``)."""
-    from srarena.weights.statedict import load_state
-
-    return load_state(path)
 
 
 def strip_prefix(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,7 +85,7 @@ def load_generator(path: Path) -> tuple[Any, dict[str, Any]]:
 
     from .arch import Generator
 
-    data = load_trusted(path)
+    data = load_state(path)
     if not isinstance(data, dict) or "g" not in data:
         raise ValueError(f"{path} is not a FastGAN checkpoint (no 'g' entry)")
     state = strip_prefix(data["g"])
@@ -136,7 +131,7 @@ def validate(filename: str, path: Path) -> list[str]:
         problems.append(f"{filename}: sha256 {digest.hexdigest()[:16]}… does not start with "
                         f"{VGG_SHA256_PREFIX} (torchvision's check for {VGG_FILENAME})")
     try:
-        state = load_trusted(path)
+        state = load_state(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a problem to report
         return problems + [f"cannot read {path.name}: {type(exc).__name__}: {exc}"]
     found = {k: v for k, v in shapes(state).items() if k.startswith("features.")}

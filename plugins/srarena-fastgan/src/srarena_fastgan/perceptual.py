@@ -17,7 +17,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoint import VGG_CONVS, load_trusted
+from srarena.weights.statedict import load_state
+
+from .checkpoint import VGG_CONVS
 
 
 def _lin_weights_path() -> Path:
@@ -54,7 +56,7 @@ class LPIPSVGG(nn.Module):
                          if f"features.{i}.{kind}" not in trunk)
         if missing:
             raise KeyError(f"VGG16 state lacks {missing[:4]}{' …' if len(missing) > 4 else ''}")
-        heads = load_trusted(_lin_weights_path())
+        heads = load_state(_lin_weights_path())
         if set(heads) != {f"lin{i}.model.1.weight" for i in range(5)}:
             raise RuntimeError(f"unexpected lpips linear-head file: {sorted(heads)}")
         state = {f"scaling_layer.{k}": v for k, v in scaling.state_dict().items()}
@@ -73,4 +75,4 @@ class LPIPSVGG(nn.Module):
 
 def build(vgg_path: str | Path) -> LPIPSVGG:
     """LPIPS-VGG with the VGG16 trunk of the torchvision file ``vgg_path``."""
-    return LPIPSVGG(load_trusted(Path(vgg_path)))
+    return LPIPSVGG(load_state(Path(vgg_path)))

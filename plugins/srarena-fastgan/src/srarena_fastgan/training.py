@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from srarena.imageio import to_uint8
+from srarena.weights.statedict import load_state
 
 from . import checkpoint as ckpt
 from .arch import SIZES, Discriminator, Generator, init_weights
@@ -220,7 +221,7 @@ class Trainer:
 
     def load(self, path: Path) -> None:
         """Resume from an ``all_<iter>.pth`` (srarena's or the official code's)."""
-        data = ckpt.load_trusted(path)
+        data = load_state(path)
         extra = data.get("srarena") or {}
         saved = extra.get("config", {})
         clash = {k: (saved[k], getattr(self.config, k)) for k in ARCH

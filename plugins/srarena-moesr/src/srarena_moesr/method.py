@@ -11,13 +11,15 @@ import copy
 import itertools
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from srarena.components import Progress, no_progress
 
 from .arch import ISENet, KENNet, SRNet, sr_net_for
 from .sampler import CropSampler
@@ -32,13 +34,6 @@ KERNEL_SIZES = {2: 13, 4: 33}
 NETS_PER_EXPERT = {2: 1, 4: 2}
 TRANSFORMS = ("none", "flip+rot90", "rot90", "flip")
 """Sector names for θ in (0, π/4), (π/4, π/2), (π/2, 3π/4), (3π/4, π)."""
-
-Progress = Callable[[int, int, str], None]
-
-
-def _silent(done: int, total: int, what: str) -> None:
-    return None
-
 
 @dataclass(frozen=True)
 class Hypothesis:
@@ -281,7 +276,7 @@ class MoESR:
         return x
 
     @torch.no_grad()
-    def estimate(self, lr: torch.Tensor, progress: Progress = _silent) -> Estimate:
+    def estimate(self, lr: torch.Tensor, progress: Progress = no_progress) -> Estimate:
         """Run every hypothesis' expert, score it with ISE, and feed KEN the 85 errors."""
         bicubic = F.interpolate(lr, scale_factor=self.scale, mode="bicubic")
         hypotheses = sweep_hypotheses(self.scale)
@@ -316,7 +311,7 @@ class MoESR:
         params: np.ndarray,
         config: FineTuneConfig,
         seed: int = 0,
-        progress: Progress = _silent,
+        progress: Progress = no_progress,
     ) -> None:
         """Adapt ``nets`` to ``image`` (RGB float64 (H, W, 3) in [0, 1]) in place."""
         if config.iterations <= 0:
@@ -405,7 +400,7 @@ def run(
     image: np.ndarray,
     config: FineTuneConfig,
     seed: int = 0,
-    progress: Progress = _silent,
+    progress: Progress = no_progress,
 ) -> Outcome:
     """The whole per-image procedure: estimate, select, fine-tune, final pass (timed)."""
     seconds = {}

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from srarena.components import Context, InputRefused, Upscaler, UpscaleResult
+from srarena.imageio import from_uint8, to_uint8_float32
 from srarena.specs import UpscalerSpec
 
 from .checkpoint import load_scale
@@ -84,7 +85,7 @@ class MoESRUpscaler(Upscaler):
             outcome = run(self.method, lr, source, self.config, self.context.seed,
                           self.context.progress)
         sr = outcome.sr[0].permute(1, 2, 0).cpu().numpy()
-        out = (np.clip(np.round(sr * 255.0), 0, 255) / 255.0).astype(np.float32)
+        out = from_uint8(to_uint8_float32(sr))
         params = outcome.estimate.params
         return UpscaleResult(
             out,
