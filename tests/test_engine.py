@@ -204,3 +204,27 @@ def test_generation_only_options_reuse_the_fit(fake_plugin, tmp_path):
     config.options = {"fake-gen": {"steps": 2}}  # changes the fitted state: fits again
     Bench(fake_plugin, config, tmp_path / "run").run()
     assert len(list((tmp_path / "run" / "fits").rglob("fits.txt"))) == 2
+
+
+def test_exact_cuda_sets_and_restores_the_flags():
+    """Deterministic cuDNN, no autotuning, no TF32 inside; the previous flags afterwards
+    (the flags can be set without a GPU); nothing on another device."""
+    torch = pytest.importorskip("torch")
+    from srarena.engine.cuda import exact_cuda
+
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+
+    def flags():
+        return cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32
+
+    before = flags()
+    cudnn.benchmark = matmul.allow_tf32 = True
+    try:
+        changed = flags()
+        with exact_cuda("cpu"):
+            assert flags() == changed
+        with exact_cuda(torch.device("cuda:0")):
+            assert flags() == (True, False, False, False)
+        assert flags() == changed
+    finally:
+        cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32 = before

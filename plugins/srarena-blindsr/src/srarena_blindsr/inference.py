@@ -16,8 +16,6 @@ gives the same sums; the refinement still steps once per patch, duplicates inclu
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,25 +34,6 @@ EPOCHS = 50
 SHARPNESS = 0.0001
 DEFAULT_PATCH = 200
 BATCH = 1
-
-@contextlib.contextmanager
-def strict_fp32(device: torch.device) -> Iterator[None]:
-    """On CUDA: no TF32 and deterministic cuDNN while inside (restored afterwards).
-
-    The official code predates TF32; the kernel refinement amplifies small differences.
-    """
-    if device.type != "cuda":
-        yield
-        return
-    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
-    saved = (cudnn.allow_tf32, matmul.allow_tf32, cudnn.deterministic, cudnn.benchmark)
-    cudnn.allow_tf32 = matmul.allow_tf32 = False
-    cudnn.deterministic, cudnn.benchmark = True, False
-    try:
-        yield
-    finally:
-        cudnn.allow_tf32, matmul.allow_tf32, cudnn.deterministic, cudnn.benchmark = saved
-
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """Quantise [0, 1] floats as the official output writer (imageio 2.x) does.

@@ -19,10 +19,11 @@ import numpy as np
 import torch
 
 from srarena.components import Context, Upscaler, UpscaleResult
+from srarena.engine.cuda import exact_cuda
 from srarena.specs import UpscalerSpec
 
 from .checkpoint import load_networks
-from .inference import BATCH, DEFAULT_PATCH, EPOCHS, prepare, strict_fp32, super_resolve, to_uint8
+from .inference import BATCH, DEFAULT_PATCH, EPOCHS, prepare, super_resolve, to_uint8
 
 
 class BlindSRUpscaler(Upscaler):
@@ -57,7 +58,7 @@ class BlindSRUpscaler(Upscaler):
             data = np.ascontiguousarray(data.transpose(1, 0, 2))
         lowres, bicubic = prepare(data, self.device)
         patch = min(self.patch_size, data.shape[0])
-        with strict_fp32(self.device):
+        with exact_cuda(self.device):
             result = super_resolve(
                 self.generator,
                 self.discriminator,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
 from srarena.components import Context, InputRefused, Upscaler, UpscaleResult
+from srarena.engine.cuda import exact_cuda
 from srarena.imageio import from_uint8, to_uint8_float32
 from srarena.specs import UpscalerSpec
 
@@ -37,22 +36,6 @@ def as_official_input(image: np.ndarray) -> np.ndarray:
     if np.all(np.abs(levels / 255.0 - image) <= 1e-6):
         return np.clip(levels, 0, 255) / 255.0
     return image.astype(np.float64)
-
-
-@contextlib.contextmanager
-def exact_cuda(device: torch.device) -> Iterator[None]:
-    """On CUDA: deterministic cuDNN, no TF32 (fine-tuning amplifies tiny differences)."""
-    if device.type != "cuda":
-        yield
-        return
-    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
-    saved = (cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32)
-    cudnn.deterministic, cudnn.benchmark = True, False
-    cudnn.allow_tf32 = matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32 = saved
 
 
 class MoESRUpscaler(Upscaler):
