@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from srarena_moesr.checkpoint import OFFICIAL_NAMES, filename
 
 FIXTURES = Path(__file__).parent / "fixtures"
-OFFICIAL_NAMES = ("SR_networks_ensemble.pt", "ISE.pt", "KEN.pt")
 
 
 def _weights(scales: tuple[int, ...] = (2, 4)) -> dict[str, Path]:
     return {
-        f"x{s}_{name}": FIXTURES / "checkpoints" / f"x{s}" / name
+        filename(s, name): FIXTURES / "checkpoints" / f"x{s}" / name
         for s in scales
         for name in OFFICIAL_NAMES
     }

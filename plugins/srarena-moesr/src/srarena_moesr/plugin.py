@@ -12,12 +12,13 @@ from srarena import (
     hookimpl,
 )
 
+from .checkpoint import OFFICIAL_NAMES, SCALES, filename
+
 SRARENA_API = 1
 
 NAME = "moesr-emad2022"
 OFFICIAL_URL = "https://github.com/memad73/MoESR"
 DRIVE_URL = "https://drive.google.com/drive/folders/1v7Lthkp-nLwdXGGkqolBgl5H88oNDH6l"
-OFFICIAL_NAMES = ("SR_networks_ensemble.pt", "ISE.pt", "KEN.pt")
 CODE_LICENCE = "MIT (this reimplementation); official code memad73/MoESR states no licence"
 WEIGHTS_LICENCE = (
     "no licence stated by the authors (default copyright); download from the official "
@@ -28,7 +29,7 @@ WEIGHTS = WeightSet(
     name=NAME,
     files=tuple(
         WeightFile(
-            f"x{scale}_{official}",
+            filename(scale, official),
             sources=(
                 Source(
                     kind="manual",
@@ -38,7 +39,7 @@ WEIGHTS = WeightSet(
                 ),
             ),
         )
-        for scale in (2, 4)
+        for scale in SCALES
         for official in OFFICIAL_NAMES
     ),
     licence=WEIGHTS_LICENCE,
@@ -50,7 +51,7 @@ WEIGHTS = WeightSet(
 SPEC = UpscalerSpec(
     name=NAME,
     factory="srarena_moesr.upscaler:MoESRUpscaler",
-    scales=(2, 4),
+    scales=SCALES,
     description=(
         "MoESR: Blind Super-Resolution using Kernel-Aware Mixture of Experts (Emad, Peemen, "
         "Corporaal, WACV 2022; memad73/MoESR), not spandrel's unrelated 'MoESR' architecture. "
