@@ -227,6 +227,36 @@ def test_fingerprint_follows_content(env):
     assert W.fingerprint({"other.pth": env.good}) != same
 
 
+
+def test_components_take_passed_files_and_verify_the_rest_from_the_cache(env):
+    """``weight_paths``: the caller's files win; the others come from the cache, verified."""
+    from srarena.components import Context, Upscaler
+
+    class Probe(Upscaler):
+        def upscale(self, image):
+            raise NotImplementedError
+
+    spec = UpscalerSpec(name="pair-sr", factory="x.y:Z", scales=(2,), weights=env.pair)
+    with pytest.raises(W.WeightsMissing, match="G.pth, D.pth"):
+        Probe(spec, 2, Context()).weight_paths()
+    passed = Probe(spec, 2, Context(weights={"G.pth": env.g, "D.pth": env.d}))
+    assert passed.weight_paths() == {"G.pth": env.g, "D.pth": env.d}  # nothing else read
+    only_g = Probe(spec, 2, Context(weights={"G.pth": env.g}))
+    with pytest.raises(W.WeightsMissing, match="D.pth") as missing:
+        only_g.weight_paths()
+    assert "G.pth" not in str(missing.value)
+    assert only_g.weight_paths(optional=["D.pth"]) == {"G.pth": env.g}
+
+    validate.add(env.pair, [env.g, env.d])
+    cached = W.folder(env.pair)
+    assert Probe(spec, 2, Context()).weight_paths() == {
+        "G.pth": cached / "G.pth", "D.pth": cached / "D.pth"}
+    _save(cached / "D.pth", seed=9)  # changed after it was recorded
+    for call in (lambda: only_g.weight_paths(), lambda: only_g.weight_paths(optional=["D.pth"])):
+        with pytest.raises(W.ChecksumMismatch, match="D.pth"):
+            call()
+
+
 OURS = ("tiny-weights", "pair-weights")
 
 

@@ -53,7 +53,24 @@ class UpscaleResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-class Upscaler(ABC):
+class _UsesWeights:
+    """What every upscaler offers its implementation: its weight files, found and verified."""
+
+    spec: UpscalerSpec
+    context: Context
+
+    def weight_paths(
+        self, scales: tuple[int, ...] | None = None, optional: Sequence[str] = ()
+    ) -> dict[str, Path]:
+        """The weight files for ``scales`` (all when None): ``context.weights``, the rest
+        from the cache, checksum-verified; raises ``WeightsMissing`` saying how to install
+        (``optional`` files that are nowhere are left out instead)."""
+        from .weights import paths_for
+
+        return paths_for(self.spec.weights, self.context.weights, scales, optional)
+
+
+class Upscaler(_UsesWeights, ABC):
     """A single-image upscaler at one of its native scales."""
 
     def __init__(self, spec: UpscalerSpec, scale: int, context: Context) -> None:
@@ -69,7 +86,7 @@ class Upscaler(ABC):
         """Release memory (GPU) held by the implementation."""
 
 
-class GenerativeUpscaler(ABC):
+class GenerativeUpscaler(_UsesWeights, ABC):
     """A few-shot generator: fitted on a whole dataset, then generates images at a size."""
 
     def __init__(self, spec: UpscalerSpec, context: Context) -> None:

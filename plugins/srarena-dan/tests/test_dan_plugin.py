@@ -64,7 +64,7 @@ def home(tmp_path, monkeypatch):
 
 def test_weights_add_takes_official_files(home, tmp_path):
     """`srarena weights add dan-v1 danv1_x2_setting1.pth` installs by official name; the
-    upscaler then finds it in the cache; a reduced file is refused with a diff."""
+    upscaler then finds it in the cache, verified; a reduced file is refused with a diff."""
     import torch
     from srarena_dan.arch import build
     from srarena_dan.config import variant
@@ -72,7 +72,7 @@ def test_weights_add_takes_official_files(home, tmp_path):
     from srarena_dan.upscaler import DANUpscaler
 
     from srarena.components import Context
-    from srarena.weights import WeightsInvalid, find, validate
+    from srarena.weights import ChecksumMismatch, WeightsInvalid, find, folder, validate
 
     weights = find("dan-v1", registry=_registry())
     download = tmp_path / "downloads" / "danv1_x2_setting1.pth"
@@ -87,6 +87,18 @@ def test_weights_add_takes_official_files(home, tmp_path):
     upscaler = DANUpscaler(SPECS[0], 2, Context())
     assert upscaler.info["checkpoint"] == "danv1_x2_setting1.pth"
     assert torch.equal(upscaler.net.encoder, net.encoder)
+
+    # cached files are verified even when the engine passed none: a foreign PCA file, then
+    # a checkpoint changed after it was installed, are refused
+    pca = folder(weights) / variant("v1", 1, 2).pca_file
+    torch.save(torch.zeros(441, 10), pca)
+    with pytest.raises(ChecksumMismatch, match="pca_matrix.pth"):
+        DANUpscaler(SPECS[0], 2, Context())
+    pca.unlink()
+    net.set_pca(torch.linalg.qr(torch.randn(441, 10))[0])
+    torch.save(net.state_dict(), folder(weights) / download.name)
+    with pytest.raises(ChecksumMismatch, match="danv1_x2_setting1.pth"):
+        DANUpscaler(SPECS[0], 2, Context())
 
     small = tmp_path / "downloads" / "danv1_x4_setting1.pth"
     torch.save(build(variant("v1", 1, 2)).state_dict(), small)

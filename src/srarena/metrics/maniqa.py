@@ -296,10 +296,7 @@ class Maniqa(Metric):
     def _load(self, checkpoint: Checkpoint) -> torch.nn.Module:
         from .. import weights as weights_service
 
-        paths = self.context.weights or weights_service.resolve(checkpoint.weights)
-        if checkpoint.filename not in paths:
-            raise weights_service.WeightsMissing(
-                weights_service.missing_message(checkpoint.weights, [checkpoint.filename]))
+        paths = weights_service.paths_for(checkpoint.weights, self.context.weights)
         network = build_network(checkpoint.key)
         load_checkpoint(network, paths[checkpoint.filename])
         return network

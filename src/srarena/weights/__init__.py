@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +139,30 @@ def resolve(weights: WeightSet, override: Path | None = None) -> dict[str, Path]
             )
         paths[wf.filename] = state.path
     return paths
+
+
+def paths_for(
+    weights: WeightSet | None,
+    given: Mapping[str, str | Path],
+    scales: tuple[int, ...] | None = None,
+    optional: Collection[str] = (),
+) -> dict[str, Path]:
+    """The files a component needs for ``scales``: those the caller passed in ``given``
+    (``Context.weights``), the others from the cache, verified as :func:`resolve` does.
+
+    Raises :class:`WeightsMissing` (with the command that installs them) for files in
+    neither place, except the ``optional`` ones, which are then left out.
+    """
+    passed = {name: Path(path) for name, path in given.items()}
+    if weights is None:
+        return passed
+    needed = weights.for_scales(scales)
+    absent = set(missing_files(needed))
+    rest = tuple(wf for wf in needed.files if wf.filename not in passed
+                 and not (wf.filename in optional and wf.filename in absent))
+    if not rest:
+        return passed
+    return {**resolve(replace(needed, files=rest)), **passed}
 
 
 _hashes: dict[tuple[str, int, int], str] = {}

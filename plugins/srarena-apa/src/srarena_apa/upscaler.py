@@ -138,13 +138,7 @@ class ApaSnapshotGenerator(ApaGenerator):
     known_options = dict(GENERATE_OPTIONS)
 
     def fit(self, images: Sequence[np.ndarray], size: int, checkpoint: Path) -> None:
-        path = self.context.weights.get(ckpt.SNAPSHOT_FILE)
-        if path is None:
-            from srarena.weights import resolve as resolve_weights
-
-            assert self.spec.weights is not None
-            path = resolve_weights(self.spec.weights)[ckpt.SNAPSHOT_FILE]
-        snapshot = ckpt.load_snapshot(path)
+        snapshot = ckpt.load_snapshot(self.weight_paths()[ckpt.SNAPSHOT_FILE])
         kwargs, state = ckpt.snapshot_generator(snapshot)
         generator = ckpt.build_generator(kwargs, state)
         if generator.img_resolution != size:

@@ -42,12 +42,7 @@ class BlindSRUpscaler(Upscaler):
         if self.patch_size < 1 or self.epochs < 0 or self.batch < 1:
             raise ValueError("blindsr: patch_size and batch must be >= 1, epochs >= 0")
         self.device = torch.device(context.device)
-        paths = context.weights
-        if not paths:
-            from srarena.weights import resolve
-
-            paths = resolve(spec.weights)
-        self.generator, self.discriminator = load_networks(paths, self.device)
+        self.generator, self.discriminator = load_networks(self.weight_paths(), self.device)
         for module in (self.generator, self.discriminator):
             module.requires_grad_(False)
 

@@ -10,7 +10,6 @@ chained from x2 to x4.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,7 @@ import torch
 from srarena.components import Context, InputRefused, Upscaler, UpscaleResult
 from srarena.imageio import from_uint8, to_uint8_float32
 from srarena.specs import UpscalerSpec
-from srarena.weights import WeightsMissing, folder, missing_message
+from srarena.weights import WeightsMissing
 
 from .checkpoint import load_network
 from .config import Variant, variant
@@ -55,9 +54,12 @@ class DANUpscaler(Upscaler):
         self.variant = configured_variant(spec, scale, context.options)
         self.quantize = bool(context.options.get("quantize", True))
         self.device = torch.device(context.device)
-        checkpoint = self._weight_path(self.variant.checkpoint)
-        pca = self._weight_path(self.variant.pca_file, required=False)
-        net, from_pca = load_network(self.variant, checkpoint, pca)
+        # the PCA file only fills buffers a checkpoint lacks (load_network says which)
+        paths = self.weight_paths((scale,), optional=(self.variant.pca_file,))
+        if self.variant.checkpoint not in paths:  # a spec without a weight set
+            raise WeightsMissing(f"{spec.name} needs {self.variant.checkpoint}")
+        net, from_pca = load_network(self.variant, paths[self.variant.checkpoint],
+                                     paths.get(self.variant.pca_file))
         self.net = net.to(self.device)
         self.info = {
             "model": self.variant.label,
@@ -68,20 +70,6 @@ class DANUpscaler(Upscaler):
             if self.variant.version == "v1"
             else "Estimator output (softmax over k*k)",
         }
-
-    def _weight_path(self, filename: str, required: bool = True) -> Path | None:
-        """A file of the weight set: from ``context.weights``, else the weights cache."""
-        if filename in self.context.weights:
-            return Path(self.context.weights[filename])
-        if self.spec.weights is not None:
-            cached = folder(self.spec.weights) / filename
-            if cached.is_file():
-                return cached
-            if required:
-                raise WeightsMissing(missing_message(self.spec.weights, [filename]))
-        elif required:
-            raise WeightsMissing(f"{self.spec.name} needs {filename}")
-        return None
 
     def upscale(self, image: np.ndarray) -> UpscaleResult:
         if image.ndim != 3 or image.shape[2] != 3:

@@ -68,13 +68,7 @@ class FastGANUpscaler(GenerativeUpscaler):
                          **{k: self.options[k] for k in FIT_OPTIONS})
 
     def _vgg_path(self) -> Path:
-        path = self.context.weights.get(ckpt.VGG_FILENAME)
-        if path is not None:
-            return Path(path)
-        from srarena.weights import resolve
-
-        assert self.spec.weights is not None
-        return resolve(self.spec.weights)[ckpt.VGG_FILENAME]
+        return self.weight_paths()[ckpt.VGG_FILENAME]
 
     def fit(self, images: Sequence[np.ndarray], size: int, checkpoint: Path) -> None:
         if size not in SIZES:

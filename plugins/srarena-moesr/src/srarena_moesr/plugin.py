@@ -38,6 +38,7 @@ WEIGHTS = WeightSet(
                     f"under the name x{scale}_{official}",
                 ),
             ),
+            scales=(scale,),
         )
         for scale in SCALES
         for official in OFFICIAL_NAMES

@@ -50,7 +50,7 @@ class MoESRUpscaler(Upscaler):
         if problem:
             raise ValueError(f"moesr-emad2022: {problem}")
         self.device = torch.device(context.device)
-        experts, ise, ken = load_scale(context.weights, scale)
+        experts, ise, ken = load_scale(self.weight_paths((scale,)), scale)
         self.method = MoESR(scale, experts, ise, ken, self.device)
 
     def upscale(self, image: np.ndarray) -> UpscaleResult:
