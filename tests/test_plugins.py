@@ -82,6 +82,23 @@ def test_spec_validation():
         UpscalerSpec(name="ok", factory="nocolon")
 
 
+def test_a_gpu_only_upscaler_is_available_where_the_driver_shows_a_gpu(tmp_path, monkeypatch):
+    from srarena import availability as A
+    from srarena.specs import Resources
+
+    spec = UpscalerSpec(name="gpu-sr", factory="a:b", resources=Resources(needs_gpu=True))
+    monkeypatch.setattr(A, "NVIDIA_GPUS", tmp_path / "gpus")  # no NVIDIA driver
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert A.availability(spec).status == "needs a GPU"
+    (tmp_path / "gpus" / "0000:01:00.0").mkdir(parents=True)
+    assert A.availability(spec).ok
+    for hidden in ("", "-1"):
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", hidden)
+        assert A.availability(spec).status == "needs a GPU"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    assert A.availability(spec).ok
+
+
 def run_cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "srarena", *args], capture_output=True,
                           text=True, env=env, timeout=120)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from . import weights
+
+NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
+"""One folder per GPU the NVIDIA driver drives (Linux)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,18 @@ def missing_requirements(spec: Any) -> list[str]:
     return [m for m in getattr(spec, "requires", ()) if importlib.util.find_spec(m) is None]
 
 
+def gpu_visible() -> bool:
+    """Whether the NVIDIA driver shows a GPU and ``CUDA_VISIBLE_DEVICES`` does not hide it
+    (read from the driver: no torch import)."""
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
+    if "CUDA_VISIBLE_DEVICES" in os.environ and hidden in ("", "-1"):
+        return False
+    try:
+        return any(NVIDIA_GPUS.iterdir())
+    except OSError:
+        return False
+
+
 def availability(spec: Any) -> Availability:
     """Check an upscaler, metric or dataset spec's extras, weights and GPU needs."""
     missing = missing_requirements(spec)
@@ -41,7 +58,7 @@ def availability(spec: Any) -> Availability:
             return Availability("needs weights", f"weights missing: {', '.join(absent)}",
                                 weights.fix_command(ws))
     resources = getattr(spec, "resources", None)
-    if resources is not None and resources.needs_gpu:
+    if resources is not None and resources.needs_gpu and not gpu_visible():
         return Availability("needs a GPU", "needs a CUDA GPU",
                             "run on a machine with a CUDA GPU (--device cuda)")
     return Availability("ok")
