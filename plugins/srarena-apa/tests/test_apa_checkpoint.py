@@ -115,6 +115,26 @@ def test_embedded_source_is_hashed_not_run(tmp_path, monkeypatch):
     assert snap.networks["G_ema"].source_sha256 == hashlib.sha256(source.encode()).hexdigest()
 
 
+def test_snapshot_is_named_by_its_sha256_read_once(apa, tmp_path, monkeypatch):
+    """The file's sha256; an installed snapshot's comes from the cache's record, unread."""
+    import hashlib
+    import shutil
+
+    from srarena.weights import cache
+
+    expected = hashlib.sha256(apa.snapshot_path.read_bytes()).hexdigest()
+    assert ckpt.load_snapshot(apa.snapshot_path).sha256 == expected
+    installed = tmp_path / apa.snapshot_path.name
+    shutil.copy(apa.snapshot_path, installed)
+    cache.record(tmp_path, installed.name, expected, "test")
+
+    def unread(path, progress=None):
+        raise AssertionError(f"{path} hashed again")
+
+    monkeypatch.setattr(ckpt, "sha256_file", unread)
+    assert ckpt.load_snapshot(installed).sha256 == expected
+
+
 def test_fitted_roundtrip(snapshot, tmp_path):
     kwargs, state = ckpt.snapshot_generator(snapshot)
     generator = ckpt.build_generator(kwargs, state)

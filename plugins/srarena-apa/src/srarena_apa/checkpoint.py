@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from srarena.weights import known_sha256, sha256_file
 from srarena.weights.errors import WeightsInvalid
 from srarena.weights.statedict import diff_shapes, load_state, shapes
 from srarena.weights.unpickler import load_restricted, numpy_globals, tensor_globals
@@ -146,14 +147,6 @@ class Snapshot:
         return float(p) if isinstance(p, torch.Tensor) else None
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_snapshot(path: str | Path) -> Snapshot:
     """Read an official ``network-snapshot-*.pkl`` without executing anything from it."""
     data = load_restricted(path, snapshot_globals())
@@ -168,7 +161,9 @@ def load_snapshot(path: str | Path) -> Snapshot:
                           "is not the official StyleGAN2-ADA/DeceiveD code; loading its "
                           "weights into srarena's modules anyway", stacklevel=2)
     resolution = (data.get("training_set_kwargs") or {}).get("resolution")
-    return Snapshot(networks, file_sha256(path), extra={"dataset_resolution": resolution})
+    # the cache's record names an installed file without reading its hundreds of MB again
+    sha256 = known_sha256(Path(path)) or sha256_file(Path(path))
+    return Snapshot(networks, sha256, extra={"dataset_resolution": resolution})
 
 
 def check_generator_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:
