@@ -29,7 +29,6 @@ How :func:`load_image` reads what it meets (see ``docs/datasets.md``):
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +37,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
+
+from .atomic import atomic_write
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 ORIENTATION_TAG = 0x0112
@@ -349,13 +350,4 @@ def save_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = image if image.dtype == np.uint8 else to_uint8(image)
     mode = "L" if data.ndim == 2 else "RGB"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            Image.fromarray(data, mode=mode).save(handle, format="PNG")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: Image.fromarray(data, mode=mode).save(tmp, format="PNG"))

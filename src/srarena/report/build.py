@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..atomic import atomic_write_text
 from . import figures
 from .assets import Assets
 from .model import Board, Cell, MetricSection, Report
@@ -274,14 +275,9 @@ def build_report(run_path: str | Path, out: str | Path | None = None,
         "problems": int(sum(p["count"] for p in report.problems)),
     }
     html_path, md_path = folder / "index.html", folder / "index.md"
-    _write(html_path, html.render(report))
-    _write(md_path, markdown.render(report))
+    atomic_write_text(html_path, html.render(report))
+    atomic_write_text(md_path, markdown.render(report))
     assets.prune()
     return Written(html_path, md_path, assets.root, time.perf_counter() - started, report)
 
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 

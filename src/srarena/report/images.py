@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..atomic import atomic_write
 from ..imageio import to_uint8
 
 #: (x0, y0, x1, y1) as fractions of an image's width and height.
@@ -51,13 +52,11 @@ def _named(path: Path, suffix: str) -> Path:
 
 
 def _save(image: Image.Image, path: Path, compress_level: int = 6) -> Picture:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
     if path.suffix == ".jpg":
-        image.save(tmp, format="JPEG", quality=88)
+        atomic_write(path, lambda tmp: image.save(tmp, format="JPEG", quality=88))
     else:
-        image.save(tmp, format="PNG", compress_level=compress_level)
-    tmp.replace(path)
+        atomic_write(path, lambda tmp: image.save(tmp, format="PNG",
+                                                  compress_level=compress_level))
     return Picture(path, image.width, image.height)
 
 

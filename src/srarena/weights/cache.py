@@ -17,12 +17,12 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ..atomic import atomic_write_text
 from ..specs import WeightFile, WeightSet
 
 MANIFEST = ".srarena-manifest.json"
@@ -91,19 +91,6 @@ def read_manifest(base: Path) -> dict[str, dict[str, Any]]:
 def _write_manifest(base: Path, files: dict[str, dict[str, Any]]) -> None:
     payload = json.dumps({"format": 1, "files": files}, indent=2, sort_keys=True)
     atomic_write_text(base / MANIFEST, payload + "\n")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a small text file through a temporary sibling and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def record(base: Path, filename: str, sha256: str, source: str) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 
 import torch
 
+from srarena.atomic import atomic_write
 from srarena.weights import known_sha256, sha256_file
 from srarena.weights.errors import WeightsInvalid
 from srarena.weights.statedict import diff_shapes, load_state, shapes
@@ -220,20 +220,14 @@ def validate(filename: str, path: Path) -> list[str]:
 # --- srarena's fitted format ------------------------------------------------------------
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def save_fitted(folder: Path, generator: Generator, kwargs: Mapping[str, Any],
                 meta: Mapping[str, Any]) -> None:
     """Write the fitted EMA generator and its description into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
-    _atomic_write(folder / GENERATOR_FILE, lambda p: torch.save(tensors, p))
+    atomic_write(folder / GENERATOR_FILE, lambda p: torch.save(tensors, p))
     record = {"format": FORMAT, "G_kwargs": _plain(kwargs), **_plain(meta)}
-    _atomic_write(folder / META_FILE,
+    atomic_write(folder / META_FILE,
                   lambda p: p.write_text(json.dumps(record, indent=1, sort_keys=True)))
 
 
@@ -255,7 +249,7 @@ def load_fitted(folder: Path) -> tuple[Generator, dict[str, Any]]:
 
 def save_training_state(folder: Path, state: Mapping[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic_write(folder / STATE_FILE, lambda p: torch.save(dict(state), p))
+    atomic_write(folder / STATE_FILE, lambda p: torch.save(dict(state), p))
 
 
 def load_training_state(folder: Path) -> dict[str, Any] | None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,8 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.nn import functional as F
+
+from srarena.atomic import atomic_write
 
 from .arch import KERNEL_SIZE, SCALE, Discriminator, Generator
 from .checkpoint import load_network, state_dict_of
@@ -279,14 +280,7 @@ def save_checkpoint(path: Path, network: str, step: int, module: Any, optimizer:
         f"{network}_state_dict": module.state_dict(),
         "optimizer_state_dict": optimizer.state_dict(),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pth")
-    os.close(fd)
-    try:
-        torch.save(data, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: torch.save(data, tmp))
 
 
 def _resume(path: Path, network: str, module: Any, optimizer: Any) -> int:

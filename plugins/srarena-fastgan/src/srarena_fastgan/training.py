@@ -16,7 +16,6 @@ flips. Their states are saved in the checkpoint, so a resumed fit continues exac
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from srarena.atomic import atomic_write
 from srarena.imageio import to_uint8
 from srarena.weights.statedict import load_state
 
@@ -256,9 +256,7 @@ class Trainer:
         """Write ``all_<iteration>.pth`` atomically and drop the older ones."""
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"all_{iteration}.pth"
-        partial = path.with_suffix(".pth.partial")
-        torch.save(self.state_dict(iteration), partial)
-        os.replace(partial, path)
+        atomic_write(path, lambda tmp: torch.save(self.state_dict(iteration), tmp))
         for old in folder.glob("all_*.pth"):
             if old != path and ckpt.ALL_RE.match(old.name):
                 old.unlink()
