@@ -102,3 +102,19 @@ def test_export_csv_and_parquet_and_open_run(tmp_path):
 def test_unknown_names_are_usage_errors(tmp_path):
     result = runner.invoke(app, ["bench", "-u", "no-such", "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "no upscaler named 'no-such'" in result.output
+
+
+def test_options_are_checked_against_the_spec_before_anything_runs(tmp_path):
+    """A misspelt key or an upscaler the run leaves out is an error, not a silent default."""
+    out = tmp_path / "r"
+    typo = runner.invoke(app, ["bench", "-u", "bicubic", "-m", "psnr", "--out", str(out),
+                               "-o", "bicubic.filtre=lanczos"])
+    assert typo.exit_code == 2 and not out.exists()
+    assert "unknown option(s) filtre; bicubic accepts: filter" in typo.output
+    elsewhere = runner.invoke(app, ["bench", "-u", "bicubic", "-m", "psnr", "--out", str(out),
+                                    "-o", "nearest.filter=box"])
+    assert elsewhere.exit_code == 2 and "nearest is not among this run's upscalers" in (
+        elsewhere.output)
+    good = runner.invoke(app, ["bench", "-u", "bicubic", "-m", "psnr", "--out", str(out),
+                               "-o", "bicubic.filter=bicubic"])
+    assert good.exit_code == 0, good.output

@@ -140,8 +140,11 @@ class UpscalerSpec:
     ``scales`` are the native scales; ``None`` means any integer scale in one pass. The
     engine chains native scales to reach the requested scale. ``input_range`` is the value
     range the network expects (the core always hands implementations RGB float32 in
-    [0, 1] and the implementation converts). ``generation_options`` names the options of a
-    generative upscaler that change generation only, so changing them reuses the fit.
+    [0, 1] and the implementation converts). ``options`` holds the defaults users override
+    with ``srarena bench -o NAME.KEY=VALUE``; ``extra_options`` names options accepted without
+    a default; any other key is refused before the run. ``generation_options`` names the
+    options of a generative upscaler that change generation only, so changing them reuses
+    the fit.
     """
 
     name: str
@@ -162,6 +165,7 @@ class UpscalerSpec:
     options: dict[str, Any] = field(default_factory=dict)
     side_outputs: tuple[str, ...] = ()
     generation_options: tuple[str, ...] = ()
+    extra_options: tuple[str, ...] = ()
     version: str = "0"
 
     def __post_init__(self) -> None:
@@ -180,6 +184,11 @@ class UpscalerSpec:
     @property
     def precisions(self) -> tuple[Precision, ...]:
         return ("fp32",) + (("fp16",) if self.fp16 else ()) + (("bf16",) if self.bf16 else ())
+
+    @property
+    def option_names(self) -> list[str]:
+        """Every option key a user may set, sorted."""
+        return sorted({*self.options, *self.extra_options})
 
     def load(self) -> Any:
         return load_factory(self.factory)

@@ -31,6 +31,8 @@ def test_specs():
         assert spec.weights is not None and spec.weights.name == spec.name
         assert "no licence" in spec.licence and "MIT" in spec.licence
         assert spec.options["quantize"] is True
+        # the network settings for other checkpoints are accepted by `bench -o`
+        assert spec.option_names == ["loop", "nb", "nf", "ng", "quantize", "setting", "version"]
 
 
 def test_weight_sets_use_official_file_names():

@@ -76,6 +76,23 @@ def parse_options(pairs: list[str]) -> dict[str, dict[str, object]]:
     return options
 
 
+def option_problems(options: dict[str, dict[str, object]], specs: dict[str, Any]) -> list[str]:
+    """Why ``-o`` options cannot apply: an upscaler the run leaves out, or an unknown key."""
+    problems = []
+    for name, values in options.items():
+        spec = specs.get(name)
+        if spec is None:
+            problems.append(f"-o {name}.…: {name} is not among this run's upscalers "
+                            f"({', '.join(specs)})")
+            continue
+        unknown = sorted(set(values) - set(spec.option_names))
+        if unknown:
+            known = ", ".join(spec.option_names) or "none"
+            problems.append(f"-o {name}: unknown option(s) {', '.join(unknown)}; "
+                            f"{name} accepts: {known}")
+    return problems
+
+
 def run_bench(
     *, all_upscalers: bool, upscalers: list[str], datasets: list[str], metrics: list[str],
     scale: int, device: str, precision: str, tile: int | None, seed: int,
@@ -108,10 +125,16 @@ def run_bench(
     if weights is not None and len(names) != 1:
         console.print("[red]error:[/] --weights applies to one upscaler: name it with -u")
         return 2
+    parsed = parse_options(options)
+    problems = option_problems(parsed, {name: registry.upscaler(name) for name in names})
+    for problem in problems:
+        console.print(f"[red]error:[/] {problem}")
+    if problems:
+        return 2
     config = BenchConfig(
         upscalers=names, datasets=datasets or ["samples"], metrics=metrics, scale=scale,
         device=device, precision=precision, tile=tile, seed=seed, weights=weights,
-        generate=generate, options=parse_options(options),
+        generate=generate, options=parsed,
     )
     if out is None:
         identity = config.to_json()

@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+ARCH_OPTIONS = ("nf", "nb", "ng", "loop")
+"""Options that replace the official network settings (for checkpoints trained otherwise)."""
+
 OFFICIAL_URL = "https://github.com/greatlog/DAN"
 OFFICIAL_COMMIT = "4c4de00714e2a3ea541071da182a4e792128d128"
 VERSIONS = ("v1", "v2")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from srarena import Resources, Source, UpscalerSpec, WeightFile, WeightSet, hookimpl
 
-from .config import OFFICIAL_COMMIT, OFFICIAL_URL, SETTINGS, pca_file, variant
+from .config import ARCH_OPTIONS, OFFICIAL_COMMIT, OFFICIAL_URL, SETTINGS, pca_file, variant
 
 SRARENA_API = 1
 
@@ -123,6 +123,7 @@ def spec(version: str, setting: int) -> UpscalerSpec:
         url=OFFICIAL_URL,
         resources=Resources(memory_gb=4.0),
         options={"version": version, "setting": setting, "quantize": True},
+        extra_options=ARCH_OPTIONS,
         side_outputs=("kernel", "kernel_code"),
         version="0.1.0",
     )

@@ -21,9 +21,7 @@ from srarena.specs import UpscalerSpec
 from srarena.weights import WeightsMissing
 
 from .checkpoint import load_network
-from .config import Variant, variant
-
-ARCH_OPTIONS = ("nf", "nb", "ng", "loop")
+from .config import ARCH_OPTIONS, Variant, variant
 
 
 def configured_variant(spec: UpscalerSpec, scale: int, options: dict[str, Any]) -> Variant:
