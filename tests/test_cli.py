@@ -94,6 +94,8 @@ def test_export_csv_and_parquet_and_open_run(tmp_path):
         scores = reader(out / "export" / f"scores.{fmt}")
         assert len(scores) == 6 and set(scores.metric) == {"psnr"}
     frame = srarena.open_run(out).scores()
+    # readers leave no SQLite -wal/-shm files beside the database
+    assert not list(out.glob("results.sqlite-*"))
     assert list(frame.columns[:7]) == ["domain", "dataset", "upscaler", "mode", "image_id",
                                        "metric", "value"]
     assert frame.domain.nunique() >= 4

@@ -9,6 +9,7 @@ folder are built from sanitised names and checked to stay inside it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -221,7 +222,10 @@ class Run:
     def _query(self, sql: str) -> pd.DataFrame:
         import pandas as pd
 
-        with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True) as db:
+        # query_only, not mode=ro: a read-only connection to a WAL database cannot remove the
+        # -wal/-shm files it opens, and they would stay in the run folder
+        with contextlib.closing(sqlite3.connect(self.db_path, timeout=60)) as db:
+            db.execute("PRAGMA query_only=1")
             return pd.read_sql_query(sql, db)
 
     def meta(self) -> dict[str, Any]:
