@@ -228,3 +228,38 @@ def test_exact_cuda_sets_and_restores_the_flags():
         assert flags() == changed
     finally:
         cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32 = before
+
+
+def test_identical_images_each_get_their_own_results(fake_plugin, tmp_path):
+    """The same picture twice in a dataset, and two datasets with the same pictures: every
+    item is upscaled, stored and scored under its own dataset and id (no crash, no merge)."""
+    from PIL import Image
+
+    picture = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    root = tmp_path / "study"
+    for dataset, names in (("alpha", ("a", "twin")), ("beta", ("a", "twin"))):
+        folder = root / "Domain" / dataset
+        folder.mkdir(parents=True)
+        for name in names:
+            Image.fromarray(picture).save(folder / f"{name}.png")
+    config = _config(upscalers=["fake-x2", "fake-gen"], datasets=[f"study:{root}"],
+                     metrics=["fake-mean"], generate=2)
+    summary = Bench(fake_plugin, config, tmp_path / "run").run()
+    assert summary.exit_code == 0
+    run = Run.open(tmp_path / "run")
+    outputs = run.outputs()
+    assert (outputs.status == "ok").all() and outputs.output_key.is_unique
+    single = outputs[outputs.upscaler == "fake-x2"]
+    assert sorted(zip(single.dataset, single.image_id, strict=True)) == [
+        ("alpha", "a"), ("alpha", "twin"), ("beta", "a"), ("beta", "twin")]
+    generated = outputs[outputs.upscaler == "fake-gen"]
+    assert sorted(zip(generated.dataset, generated.image_id, strict=True)) == [
+        ("alpha", "seed1000"), ("alpha", "seed1001"), ("beta", "seed1000"), ("beta", "seed1001")]
+    for path in outputs.path:
+        assert (tmp_path / "run" / path).is_file()
+    scores = run.scores()
+    assert len(scores) == 8 and set(scores.metric) == {"fake-mean"}
+    upscaled = scores[scores.upscaler == "fake-x2"]
+    assert upscaled.value.nunique() == 1  # the same picture, the same score
+    again = Bench(fake_plugin, config, tmp_path / "run").run()
+    assert again.computed == 0 and again.reused == 8

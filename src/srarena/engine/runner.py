@@ -310,7 +310,10 @@ class Bench:
 
     def _single_job(self, spec: UpscalerSpec, group: DatasetGroup, context: Context,
                     weights_hash: str, chain: Any) -> SingleJob | None:
-        keys = {i: self._output_key(spec, weights_hash, group.hashes[i], chain.label())
+        # the item's identity is part of the key: identical pictures (twice in a dataset, or
+        # in two datasets) are separate results, each under its own dataset and id
+        keys = {i: self._output_key(spec, weights_hash, group.hashes[i], chain.label(),
+                                    group.name, i)
                 for i in group.lr}
         done = self.store.done_outputs(keys.values())
         targets = []
@@ -334,7 +337,8 @@ class Bench:
                         weights_hash: str) -> GenerativeJob | None:
         sizes = Counter(max(a.shape[:2]) for a in group.lr.values())
         size = sizes.most_common(1)[0][0] * self.config.scale
-        fit_key = self._output_key(spec, weights_hash, "fit", group.content_hash, size, fit=True)
+        fit_key = self._output_key(spec, weights_hash, "fit", group.content_hash, size,
+                                   group.name, fit=True)
         fit_dir = self.store.relative(
             self.store.path_for("fits", spec.name, f"{group.name}-{fit_key[:12]}"))
         count = self.config.generate or len(group.lr)
