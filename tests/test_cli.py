@@ -120,3 +120,20 @@ def test_options_are_checked_against_the_spec_before_anything_runs(tmp_path):
     good = runner.invoke(app, ["bench", "-u", "bicubic", "-m", "psnr", "--out", str(out),
                                "-o", "bicubic.filter=bicubic"])
     assert good.exit_code == 0, good.output
+
+
+def test_unreadable_datasets_are_reported_not_raised(tmp_path):
+    """A missing folder is a usage error before the run; a folder without images is skipped
+    with its reason while the other datasets run (exit status 1)."""
+    out = tmp_path / "run"
+    missing = runner.invoke(app, ["bench", "-u", "nearest", "-m", "psnr", "--out", str(out),
+                                  "-d", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "nor an existing folder" in missing.output
+    assert not out.exists()
+    (tmp_path / "empty").mkdir()
+    partly = runner.invoke(app, ["bench", "-u", "nearest", "-m", "psnr", "--out", str(out),
+                                 "-d", str(tmp_path / "empty"), "-d", "samples"])
+    assert partly.exit_code == 1, partly.output
+    assert "skipped dataset" in partly.output and "no image files" in partly.output
+    scores = srarena.open_run(out).scores()
+    assert len(scores) == 6 and set(scores.metric) == {"psnr"}

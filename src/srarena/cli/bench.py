@@ -93,6 +93,20 @@ def option_problems(options: dict[str, dict[str, object]], specs: dict[str, Any]
     return problems
 
 
+def dataset_problems(datasets: list[str], registry: Any) -> list[str]:
+    """Why named datasets cannot be opened (an unknown source, a missing folder, a bad
+    option), found before the run folder is made."""
+    from ..datasets import DatasetError, open_dataset
+
+    problems = []
+    for text in datasets:
+        try:
+            open_dataset(text, registry)
+        except DatasetError as exc:
+            problems.append(str(exc))
+    return problems
+
+
 def run_bench(
     *, all_upscalers: bool, upscalers: list[str], datasets: list[str], metrics: list[str],
     scale: int, device: str, precision: str, tile: int | None, seed: int,
@@ -127,6 +141,7 @@ def run_bench(
         return 2
     parsed = parse_options(options)
     problems = option_problems(parsed, {name: registry.upscaler(name) for name in names})
+    problems += dataset_problems(datasets or ["samples"], registry)
     for problem in problems:
         console.print(f"[red]error:[/] {problem}")
     if problems:

@@ -54,7 +54,9 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failures else 0
+        """1 when an item failed or a named dataset could not be read, else 0."""
+        unreadable = any(skip["kind"] == "dataset" for skip in self.skipped)
+        return 1 if self.failures or unreadable else 0
 
 
 @dataclass
@@ -166,13 +168,18 @@ class Bench:
                 self._skip("metric", name, f"failed to load: {type(exc).__name__}: {exc}")
 
     def _load_datasets(self) -> list[DatasetGroup]:
-        from ..datasets import open_dataset
+        from ..datasets import DatasetError, open_dataset
 
         groups: dict[str, DatasetGroup] = {}
         described = []
         for text in self.config.datasets:
-            dataset = open_dataset(text, self.registry)
-            description = dataset.describe()
+            try:
+                dataset = open_dataset(text, self.registry)
+                description = dataset.describe()
+                items = list(dataset.items())
+            except DatasetError as exc:  # e.g. a folder with no images: the others go on
+                self._skip("dataset", text, str(exc))
+                continue
             described.append(description)
             made_at = description.get("scale")
             if made_at and made_at != self.config.scale:
@@ -180,7 +187,7 @@ class Bench:
                     f"[yellow]note[/] {text} was degraded at x{made_at} but the bench runs at "
                     f"x{self.config.scale}: full-reference metrics will refuse its outputs "
                     f"(use --scale {made_at})")
-            for item in dataset.items():
+            for item in items:
                 group = groups.setdefault(item.dataset, DatasetGroup(item.dataset, item.domain))
                 row = {"dataset": item.dataset, "image_id": item.image_id, "domain": item.domain,
                        "source": item.source, "has_hr": int(item.hr is not None)}
