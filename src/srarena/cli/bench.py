@@ -139,15 +139,16 @@ def run_bench(
     if weights is not None and len(names) != 1:
         console.print("[red]error:[/] --weights applies to one upscaler: name it with -u")
         return 2
+    datasets = datasets or ["samples"]
     parsed = parse_options(options)
     problems = option_problems(parsed, {name: registry.upscaler(name) for name in names})
-    problems += dataset_problems(datasets or ["samples"], registry)
+    problems += dataset_problems(datasets, registry)
     for problem in problems:
         console.print(f"[red]error:[/] {problem}")
     if problems:
         return 2
     config = BenchConfig(
-        upscalers=names, datasets=datasets or ["samples"], metrics=metrics, scale=scale,
+        upscalers=names, datasets=datasets, metrics=metrics, scale=scale,
         device=device, precision=precision, tile=tile, seed=seed, weights=weights,
         generate=generate, options=parsed,
     )
