@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 EXTRAS="plots,parquet,iqa"
-NEEDED_MB=${SRARENA_SETUP_NEEDED_MB:-8000}
+NEEDED_MB=${SRARENA_SETUP_NEEDED_MB:-7600}
 if [ "${1:-}" = "test" ]; then EXTRAS="$EXTRAS,test,ray"; fi
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
@@ -16,7 +16,7 @@ if [ "${1:-}" = "test" ]; then EXTRAS="$EXTRAS,test,ray"; fi
 stamp="$VENV/.srarena-setup-$(cat pyproject.toml plugins/*/pyproject.toml scripts/setup.sh 2>/dev/null \
   | { echo "$EXTRAS"; cat; } | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  # torch 2.14.1 is a CUDA build (with its nvidia-* and triton wheels): the venv takes ~7.5 GB
+  # torch 2.14.1 is a CUDA build (with its nvidia-* and triton wheels): the venv takes ~7.3 GB
   free_mb=$(df -Pm "$VENV" | awk 'NR == 2 {print $4}')
   if ! compgen -G "$VENV/lib/python*/site-packages/torch-2.14.1.dist-info" >/dev/null \
     && [ "$free_mb" -lt "$NEEDED_MB" ]; then
