@@ -137,3 +137,27 @@ def test_unreadable_datasets_are_reported_not_raised(tmp_path):
     assert "skipped dataset" in partly.output and "no image files" in partly.output
     scores = srarena.open_run(out).scores()
     assert len(scores) == 6 and set(scores.metric) == {"psnr"}
+
+
+def test_wrong_names_and_scales_are_one_line_errors(tmp_path):
+    """`srarena` itself turns a wrong name or an unreachable scale into `error: …`, exit 2."""
+    import subprocess
+    import sys
+
+    picture = tmp_path / "a.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(picture)
+    cases = [
+        (["upscale", "-u", "no-such", str(picture), str(tmp_path / "o.png")],
+         "no upscaler named 'no-such'"),
+        (["score", "-m", "no-such", str(picture)], "no metric named 'no-such'"),
+        (["upscale", "-u", "bicubic", "--scale", "3", str(picture), str(tmp_path / "o.png")],
+         None),
+    ]
+    for args, message in cases:
+        done = subprocess.run([sys.executable, "-m", "srarena", *args], capture_output=True,
+                              text=True, timeout=120)
+        if message is None:
+            assert done.returncode == 0, done.stderr
+            continue
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert done.stderr.startswith(f"error: {message}")

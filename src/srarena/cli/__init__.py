@@ -57,6 +57,23 @@ def _install_commands() -> None:
             typer.echo(f"warning: plugin {module.__name__} failed to add commands: {exc}", err=True)
 
 
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """What a user's request can be wrong about: a name, a scale, a dataset (imported only
+    when something was raised)."""
+    from ..datasets.files import DatasetError
+    from ..engine.chain import ScaleError
+    from ..plugins import UnknownComponent
+    from ..weights.errors import UnknownWeights
+
+    return (UnknownComponent, UnknownWeights, ScaleError, DatasetError)
+
+
 def main() -> None:
     _install_commands()
-    app()
+    try:
+        app()
+    except (LookupError, ValueError) as exc:
+        if not isinstance(exc, _usage_errors()):
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
