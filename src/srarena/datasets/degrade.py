@@ -133,6 +133,15 @@ def isotropic(scale: int, sigma: float, size: int | None = None) -> Kernel:
     return Kernel(gaussian(scale, sigma, size=size), scale, "iso", {"sigma": float(sigma)})
 
 
+def default_sigma_range(kind: str, scale: int) -> tuple[float, float]:
+    """The default range of the random sigmas of a kernel ``kind`` (iso, aniso, div2krk)."""
+    return {
+        "iso": (0.2, float(scale)),
+        "aniso": (0.3 * scale, 2.5 * scale),
+        "div2krk": DIV2KRK_SIGMA,
+    }[kind]
+
+
 def random_isotropic(
     scale: int, rng: np.random.Generator, sigma_range: tuple[float, float] | None = None
 ) -> Kernel:
@@ -141,9 +150,26 @@ def random_isotropic(
     The default range extends the usual "setting 1" of blind SR (IKC, DAN: sigma in
     [0.2, 2.0] at x2, [0.2, 3.0] at x3, [0.2, 4.0] at x4) to any scale.
     """
-    low, high = sigma_range if sigma_range is not None else (0.2, float(scale))
+    low, high = sigma_range if sigma_range is not None else default_sigma_range("iso", scale)
     sigma = float(rng.uniform(low, high))
     return Kernel(gaussian(scale, sigma), scale, "iso", {"sigma": sigma})
+
+
+def _random_gaussian(
+    scale: int,
+    rng: np.random.Generator,
+    sigma_range: tuple[float, float],
+    noise: float,
+    size: int | None = None,
+) -> tuple[np.ndarray, dict[str, float]]:
+    """Random anisotropic Gaussian weights, optionally noisy, and their parameters."""
+    sigma_1, sigma_2 = (float(v) for v in rng.uniform(*sigma_range, size=2))
+    theta = float(rng.uniform(-math.pi, math.pi))
+    weights = gaussian(scale, sigma_1, sigma_2, theta, size)
+    if noise:
+        weights = with_noise(weights, noise, rng)
+    params = {"sigma_1": sigma_1, "sigma_2": sigma_2, "theta": theta, "noise": float(noise)}
+    return weights, params
 
 
 def random_anisotropic(
@@ -157,13 +183,9 @@ def random_anisotropic(
     ``sigma_1, sigma_2 ~ U(sigma_range)`` (default DIV2KRK's x2 range scaled with the
     scale: ``(0.3 * scale, 2.5 * scale)``), ``theta ~ U(-pi, pi)``.
     """
-    low, high = sigma_range if sigma_range is not None else (0.3 * scale, 2.5 * scale)
-    sigma_1, sigma_2 = (float(v) for v in rng.uniform(low, high, size=2))
-    theta = float(rng.uniform(-math.pi, math.pi))
-    weights = gaussian(scale, sigma_1, sigma_2, theta)
-    if noise:
-        weights = with_noise(weights, noise, rng)
-    params = {"sigma_1": sigma_1, "sigma_2": sigma_2, "theta": theta, "noise": float(noise)}
+    if sigma_range is None:
+        sigma_range = default_sigma_range("aniso", scale)
+    weights, params = _random_gaussian(scale, rng, sigma_range, noise)
     return Kernel(weights, scale, "aniso", params)
 
 
@@ -174,14 +196,8 @@ def random_div2krk(
     noise: float = DIV2KRK_NOISE,
 ) -> Kernel:
     """A DIV2KRK kernel (module docstring): random noisy x2 kernel, composed up to ``scale``."""
-    sigma_1, sigma_2 = (float(v) for v in rng.uniform(*sigma_range, size=2))
-    theta = float(rng.uniform(-math.pi, math.pi))
-    base = gaussian(2, sigma_1, sigma_2, theta, size=DIV2KRK_BASE_SIZE)
-    if noise:
-        base = with_noise(base, noise, rng)
-    weights = compose_x2(base, scale)
-    params = {"sigma_1": sigma_1, "sigma_2": sigma_2, "theta": theta, "noise": float(noise)}
-    return Kernel(weights, scale, "div2krk", params)
+    base, params = _random_gaussian(2, rng, sigma_range, noise, DIV2KRK_BASE_SIZE)
+    return Kernel(compose_x2(base, scale), scale, "div2krk", params)
 
 
 def modcrop(image: np.ndarray, scale: int) -> np.ndarray:

@@ -73,11 +73,7 @@ class DegradedDataset(FolderDataset):
         if self.sigma is not None and (self.kind != "iso" or self.sigma <= 0):
             raise DatasetError(f"{source}: sigma= is a positive number, for kernel=iso only")
         low, high = _number(options, "sigma_min", source), _number(options, "sigma_max", source)
-        defaults = {
-            "div2krk": degrade.DIV2KRK_SIGMA,
-            "aniso": (0.3 * self.scale, 2.5 * self.scale),
-            "iso": (0.2, float(self.scale)),
-        }[self.kind]
+        defaults = degrade.default_sigma_range(self.kind, self.scale)
         self.sigma_range = (
             defaults[0] if low is None else low,
             defaults[1] if high is None else high,
