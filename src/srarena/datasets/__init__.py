@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .files import DatasetError, looks_like_study
+from .files import DatasetError, looks_like_study, split_query
 
 if TYPE_CHECKING:
     from ..components import Dataset
@@ -38,9 +38,7 @@ def parse_source(text: str, registry: Registry) -> tuple[str, str | None]:
         if not registry.datasets[name].takes_argument:
             raise DatasetError(f"dataset source {name!r} takes no argument; write '{name}'")
         return name, argument
-    folder = Path(text).expanduser()
-    if not folder.exists() and "?" in text:
-        folder = Path(text.rpartition("?")[0]).expanduser()
+    folder = Path(split_query(text)[0]).expanduser()
     if folder.is_dir():
         kind = "study" if looks_like_study(folder) else "folder"
         if kind in registry.datasets:

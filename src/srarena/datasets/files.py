@@ -60,20 +60,26 @@ def _strip(relative: str) -> str:
     return relative[: len(relative) - len(PurePosixPath(relative).suffix)]
 
 
+def split_query(argument: str) -> tuple[str, str]:
+    """``(path, query)``: the whole argument when it names an existing path (so a ``?`` in
+    a folder name still works), else the text around its last ``?``."""
+    if "?" in argument and not Path(argument).expanduser().exists():
+        path, _, query = argument.rpartition("?")
+        return path, query
+    return argument, ""
+
+
 def parse_argument(
     argument: str | None, known: dict[str, str], source: str
 ) -> tuple[Path, dict[str, str]]:
     """Split ``PATH?key=value&key=value`` into the folder and its options.
 
-    ``known`` maps each accepted key to its description (for the error message). When the
-    whole argument names an existing path, it is taken as the path (so a ``?`` in a folder
-    name still works); otherwise the text after the last ``?`` is the query.
+    ``known`` maps each accepted key to its description (for the error message); the path
+    and query are split by :func:`split_query`.
     """
     if not argument:
         raise DatasetError(f"{source}: give a folder, e.g. '{source}:/path/to/images'")
-    text, query = argument, ""
-    if not Path(text).expanduser().exists() and "?" in text:
-        text, _, query = argument.rpartition("?")
+    text, query = split_query(argument)
     options: dict[str, str] = {}
     try:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
