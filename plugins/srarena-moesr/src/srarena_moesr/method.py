@@ -114,20 +114,12 @@ def from_sector(x: torch.Tensor, sector: int) -> torch.Tensor:
 
 def transform_weights(net: nn.Module, sector: int) -> None:
     """Rotate/flip every convolution kernel (not the biases) for ``sector``, as the official
-    selection does (its ``rot90`` branch turns the weights the other way round from the
-    sweep's input rotation; kept as is)."""
-    if sector == 0:
-        return
+    selection does: :func:`to_sector` applied to the weights. In sector 2 the turned net is
+    therefore ``rot90(+1)∘net∘rot90(-1)``, the other way round from the sweep's
+    ``rot90(-1)∘net∘rot90(+1)``; kept as official."""
     for module in net.modules():
         if isinstance(module, nn.Conv2d):
-            w = module.weight.data
-            if sector == 1:
-                w = w.flip(3).rot90(1, dims=[2, 3])
-            elif sector == 2:
-                w = w.rot90(1, dims=[2, 3])
-            else:
-                w = w.flip(3)
-            module.weight.data = w
+            module.weight.data = to_sector(module.weight.data, sector)
 
 
 def gaussian_kernel(params: Sequence[float], size: int, scale: int) -> np.ndarray:
