@@ -81,9 +81,7 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     if magic in TIFF_MAGIC:
         try:
             decoded = _read_tiff(path)
-        except ImageError:
-            raise
-        except MemoryError:
+        except (ImageError, MemoryError):
             raise
         except Exception as exc:  # noqa: BLE001 - any decoder failure becomes a reason
             decoded, tiff_problem = None, f"tifffile: {type(exc).__name__}: {exc}"
@@ -91,9 +89,7 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
             return _finish(*decoded, name=name)
     try:
         samples, orientation = _read_pillow(path)
-    except ImageError:
-        raise
-    except MemoryError:
+    except (ImageError, MemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - any decoder failure becomes a reason
         reason = _pillow_reason(exc)
@@ -114,12 +110,12 @@ def _pillow_reason(exc: Exception) -> str:
     return f"corrupt or unsupported image data ({type(exc).__name__}: {text})"
 
 
-def _check_pixels(width: int, height: int) -> None:
+def _check_pixels(width: int, height: int, name: str) -> None:
     """Refuse images above Pillow's MAX_IMAGE_PIXELS (the decompression-bomb limit)."""
     limit = Image.MAX_IMAGE_PIXELS
     if limit is not None and width * height > limit:
         raise ImageError(
-            f"refused as a possible decompression bomb: {width}x{height} = "
+            f"{name}: refused as a possible decompression bomb: {width}x{height} = "
             f"{width * height} pixels exceeds PIL.Image.MAX_IMAGE_PIXELS = {limit}"
         )
 
@@ -141,10 +137,7 @@ def _read_pillow(path: Path) -> tuple[np.ndarray, int]:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         img = Image.open(path)
     with img, _strict_truncation():
-        try:
-            _check_pixels(*img.size)
-        except ImageError as exc:
-            raise ImageError(f"{path.name}: {exc}") from None
+        _check_pixels(*img.size, path.name)
         rawmode = _png_rawmode(img)
         if rawmode in _PNG16_LOW or rawmode in _PNG16_BYTES:
             samples = _png16(path, img, rawmode)
@@ -244,10 +237,7 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, int] | None:
         photometric = int(page.photometric)
         if photometric not in (0, 1, 2):  # min-is-white, min-is-black, RGB
             return None
-        try:
-            _check_pixels(shape["X"], shape["Y"])
-        except ImageError as exc:
-            raise ImageError(f"{path.name}: {exc}") from None
+        _check_pixels(shape["X"], shape["Y"], path.name)
         data = page.asarray()
         if "S" in page.axes and page.axes.index("S") == 0:
             data = np.moveaxis(data, 0, -1)
