@@ -115,13 +115,9 @@ def _num(value: Any, digits: int = 4) -> str:
     return _e(fmt(value, digits))
 
 
-def _img(img: Img, alt: str, *, cls: str = "", width: int | None = None,
-         height: int | None = None) -> str:
-    width = img.width if width is None else width
-    height = img.height if height is None else height
-    klass = f' class="{cls}"' if cls else ""
-    return (f'<img src="{_url(img.src)}" width="{width}" height="{height}" alt="{_e(alt)}" '
-            f'loading="lazy" decoding="async"{klass}>')
+def _img(img: Img, alt: str) -> str:
+    return (f'<img src="{_url(img.src)}" width="{img.width}" height="{img.height}" '
+            f'alt="{_e(alt)}" loading="lazy" decoding="async">')
 
 
 def _link(href: str | None, inner: str) -> str:
