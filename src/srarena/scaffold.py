@@ -10,11 +10,8 @@ from string import Template
 from . import __version__
 from .plugins import API_VERSION
 
-KINDS = {
-    "upscaler": ("upscaler", "plugin_upscaler", "test_upscaler"),
-    "metric": ("metric", "plugin_metric", "test_metric"),
-    "dataset": ("dataset", "plugin_dataset", "test_dataset"),
-}
+KINDS = ("upscaler", "metric", "dataset")
+"""Each kind has the templates ``<kind>.py``, ``plugin_<kind>.py`` and ``test_<kind>.py``."""
 
 
 class ScaffoldError(ValueError):
@@ -32,10 +29,9 @@ def new_plugin(name: str, kind: str, parent: Path) -> Path:
     root = parent / f"srarena-{name}"
     if root.exists() and any(root.iterdir()):
         raise ScaffoldError(f"{root} exists and is not empty")
-    module, plugin_template, test_template = KINDS[kind]
     major = API_VERSION[0]
     values = {
-        "name": name, "package": package, "kind": kind, "module": module,
+        "name": name, "package": package, "kind": kind,
         "title": name.replace("-", " ").title(), "api": str(major),
         "core_version": ".".join(__version__.split(".")[:2]), "next_major": str(major + 1),
     }
@@ -43,9 +39,9 @@ def new_plugin(name: str, kind: str, parent: Path) -> Path:
         "pyproject.toml": "pyproject.toml",
         "README.md": "README.md",
         f"src/{package}/__init__.py": None,
-        f"src/{package}/plugin.py": f"{plugin_template}.py",
-        f"src/{package}/{module}.py": f"{module}.py",
-        f"tests/test_{package}.py": f"{test_template}.py",
+        f"src/{package}/plugin.py": f"plugin_{kind}.py",
+        f"src/{package}/{kind}.py": f"{kind}.py",
+        f"tests/test_{package}.py": f"test_{kind}.py",
     }
     templates = resources.files("srarena") / "templates" / "plugin"
     for target, template in files.items():
