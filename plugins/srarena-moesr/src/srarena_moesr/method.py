@@ -231,10 +231,8 @@ def select_expert(params: Sequence[float], scale: int) -> Selection:
     lambda1 = min(lambdas, key=lambda v: abs(v - params[0]))
     lambda2 = min(lambdas, key=lambda v: abs(v - params[1]))
     theta = min(THETA_SET, key=lambda v: abs(v - params[2]))
-    sector = sector_of(theta)
-    lambda1 = max(lambda1, lambda2)
-    model_theta = 0.0 if lambda1 == lambda2 else model_angle(theta, sector)
-    return Selection(expert_id(lambda1, lambda2, model_theta), sector, (lambda1, lambda2, theta))
+    chosen = Hypothesis(max(lambda1, lambda2), lambda2, theta, sector_of(theta))
+    return Selection(chosen.expert_id, chosen.sector, (chosen.lambda1, lambda2, theta))
 
 
 class MoESR:
