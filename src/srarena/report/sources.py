@@ -7,13 +7,14 @@ hash the run recorded, so it never shows an input that differs from the one the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
+from ..store import array_hash
 from .images import from_array, kernel_array
 
 if TYPE_CHECKING:
@@ -54,7 +55,6 @@ def reopen(texts: Iterable[str],
     hash the run recorded. Returns the sources found and notes on what could not be read."""
     from ..datasets import open_dataset
     from ..plugins import get_registry
-    from ..store import array_hash
 
     found: dict[Key, Source] = {}
     notes: list[str] = []
@@ -68,7 +68,7 @@ def reopen(texts: Iterable[str],
                 key = (item.dataset, item.image_id)
                 if key not in wanted or key in found:
                     continue
-                found[key] = _read(item, dataset, wanted[key], array_hash)
+                found[key] = _read(item, dataset, wanted[key])
                 if len(found) == len(wanted):
                     return found, notes
         except Exception as exc:  # noqa: BLE001 - the report goes on without these inputs
@@ -80,8 +80,7 @@ def reopen(texts: Iterable[str],
     return found, notes
 
 
-def _read(item: Item, dataset: Dataset, recorded: str | None,
-          array_hash: Callable[[np.ndarray], str]) -> Source:
+def _read(item: Item, dataset: Dataset, recorded: str | None) -> Source:
     try:
         lr = item.lr()
     except Exception as exc:  # noqa: BLE001
