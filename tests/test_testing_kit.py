@@ -39,6 +39,17 @@ def test_builtin_plugin_modules_register_without_torch():
         testing.check_registration_without_torch(module)
 
 
+def test_fresh_imports_reports_watched_modules_and_output_and_fails_clearly():
+    assert testing.fresh_imports("import json; print('hi')", ("json", "torch")) == (["json"],
+                                                                                     "hi")
+    with pytest.raises(testing.ConformanceError, match="(?s)probe broke:.*ZeroDivisionError"):
+        testing.fresh_imports("1 / 0", failure="probe broke")
+    with pytest.raises(testing.ConformanceError, match="fails to import or register"):
+        testing.check_registration_without_torch("srarena_no_such_plugin")
+    with pytest.raises(testing.ConformanceError, match="registers nothing"):
+        testing.check_registration_without_torch("srarena.imageio")
+
+
 class WrongSize(Upscaler):
     def upscale(self, image):
         return UpscaleResult(image)

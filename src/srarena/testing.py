@@ -107,31 +107,43 @@ def _check_weightset(spec: Spec, weights: WeightSet) -> None:
                 raise _fail(spec, f"manual source of {file.filename!r} needs the page URL")
 
 
+HEAVY_MODULES = ("torch", "torchvision", "pyiqa", "tensorflow")
+"""Libraries that registering a plugin must not import."""
+
+
+def fresh_imports(code: str, modules: Sequence[str] = HEAVY_MODULES, *,
+                  failure: str = "the code fails") -> tuple[list[str], str]:
+    """Run ``code`` in a fresh interpreter: ``(which of modules it left imported, what it
+    printed)``. If it fails, raise :class:`ConformanceError` with ``failure`` and its stderr."""
+    probe = (f"{code}\nimport sys as _sys, json as _json\n"
+             f"print(_json.dumps([n for n in {list(modules)!r} if n in _sys.modules]))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120)
+    if out.returncode != 0:
+        raise ConformanceError(f"{failure}:\n{out.stderr[-2000:]}")
+    *printed, imported = out.stdout.rstrip("\n").split("\n")
+    return json.loads(imported), "\n".join(printed)
+
+
 def check_registration_without_torch(module: str) -> None:
     """Importing the plugin module and calling its hooks imports no torch (fast CLI)."""
     code = (
-        "import sys, json\n"
         f"import {module} as m\n"
         "specs = []\n"
         "for hook in ('srarena_register_upscalers', 'srarena_register_metrics',"
         " 'srarena_register_datasets'):\n"
         "    if hasattr(m, hook):\n"
         "        getattr(m, hook)(register=specs.append)\n"
-        "heavy = [n for n in ('torch', 'torchvision', 'pyiqa', 'tensorflow') if n in sys.modules]\n"
-        "print(json.dumps({'heavy': heavy, 'count': len(specs)}))\n"
+        "print(len(specs))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
-    if out.returncode != 0:
-        raise ConformanceError(f"plugin module {module!r} fails to import or register:\n"
-                               f"{out.stderr[-2000:]}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    if result["heavy"]:
+    heavy, count = fresh_imports(
+        code, failure=f"plugin module {module!r} fails to import or register")
+    if heavy:
         raise ConformanceError(
-            f"plugin module {module!r} imports {', '.join(result['heavy'])} when it registers; "
+            f"plugin module {module!r} imports {', '.join(heavy)} when it registers; "
             "import heavy libraries inside the implementation (spec.factory) instead"
         )
-    if not result["count"]:
+    if not int(count.split()[-1]):
         raise ConformanceError(f"plugin module {module!r} registers nothing")
 
 
