@@ -44,20 +44,26 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return scaled.astype(np.uint8)
 
 
+def chw_float(image_u8: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) float32 ``u8 / 255`` (torchvision ``ToTensor``)."""
+    return torch.from_numpy(np.ascontiguousarray(image_u8.transpose(2, 0, 1))).float() / 255.0
+
+
+def bicubic_x2(image_u8: np.ndarray) -> np.ndarray:
+    """Pillow's bicubic x2 of an 8-bit RGB (H, W, 3) image, 8-bit (2H, 2W, 3)."""
+    height, width = image_u8.shape[:2]
+    resized = Image.fromarray(image_u8, "RGB").resize(
+        (SCALE * width, SCALE * height), Image.Resampling.BICUBIC
+    )
+    return np.asarray(resized)
+
+
 def prepare(image_u8: np.ndarray, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
     """LR and Pillow-bicubic x2 tensors (1, 3, h, w) / (1, 3, 2h, 2w) from an 8-bit RGB image."""
-    height, width = image_u8.shape[:2]
-    bicubic = np.asarray(
-        Image.fromarray(image_u8, "RGB").resize(
-            (SCALE * width, SCALE * height), Image.Resampling.BICUBIC
-        )
+    return (
+        chw_float(image_u8)[None].to(device),
+        chw_float(bicubic_x2(image_u8))[None].to(device),
     )
-
-    def tensor(array: np.ndarray) -> torch.Tensor:
-        chw = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
-        return (chw.to(torch.float32) / 255.0)[None].to(device)
-
-    return tensor(image_u8), tensor(bicubic)
 
 
 @dataclass

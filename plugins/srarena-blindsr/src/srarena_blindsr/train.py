@@ -39,6 +39,7 @@ from srarena.atomic import atomic_write
 
 from .arch import KERNEL_SIZE, SCALE, Discriminator, Generator
 from .checkpoint import load_network, state_dict_of
+from .inference import bicubic_x2, chw_float
 
 CROP = 414
 LEARNING_RATE = 1e-3
@@ -144,17 +145,12 @@ def degrade(hr: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 
 def bicubic_of(lowres: torch.Tensor) -> torch.Tensor:
     """Pillow bicubic x2 of the LR image truncated to 8 bits (torchvision ``ToPILImage``)."""
-    data = (lowres * 255).to(torch.uint8).permute(1, 2, 0).numpy()
-    height, width = data.shape[:2]
-    up = Image.fromarray(data, "RGB").resize(
-        (SCALE * width, SCALE * height), Image.Resampling.BICUBIC
-    )
-    return torch.from_numpy(np.asarray(up).transpose(2, 0, 1).copy()).float() / 255.0
+    return chw_float(bicubic_x2((lowres * 255).to(torch.uint8).permute(1, 2, 0).numpy()))
 
 
 def make_pair(crop_u8: np.ndarray, kernel: np.ndarray, random_kernel: np.ndarray) -> dict:
     """One training example from an 8-bit HR crop, the true and a random kernel."""
-    hr = torch.from_numpy(np.ascontiguousarray(crop_u8.transpose(2, 0, 1))).float() / 255.0
+    hr = chw_float(crop_u8)
     true_k = torch.from_numpy(np.asarray(kernel, dtype=np.float32))
     lowres = degrade(hr, true_k)
     border = KERNEL_SIZE // 2
