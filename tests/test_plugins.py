@@ -105,17 +105,12 @@ def run_cli(*args, env=None):
 
 
 def test_help_and_plugins_import_no_torch():
-    code = (
-        "import sys; from srarena import cli; cli._install_commands();"
-        "from srarena.cli.plugins_cmd import plugin_rows; plugin_rows();"
-        "heavy = ('torch', 'pandas', 'pyiqa', 'matplotlib', 'numba');"
-        "heavy = [m for m in heavy if m in sys.modules];"
-        "print(heavy)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    from srarena.testing import fresh_imports
+
+    code = ("from srarena import cli; cli._install_commands()\n"
+            "from srarena.cli.plugins_cmd import plugin_rows; plugin_rows()")
+    heavy, _ = fresh_imports(code, ("torch", "pandas", "pyiqa", "matplotlib", "numba"))
+    assert heavy == []
 
 
 def test_plugins_json_lists_components():
