@@ -22,10 +22,14 @@ class Assets:
         """A path under ``assets/`` from sanitised name parts."""
         return self.root.joinpath(*(safe_name(p) for p in parts))
 
+    def keep(self, path: Path) -> str:
+        """Keep ``path`` (a file this build wrote under ``assets/``); return its link."""
+        self.kept.add(path.resolve())
+        return self.link(path)
+
     def img(self, picture: Picture) -> Img:
         """Keep ``picture`` and describe it relative to the report folder."""
-        self.kept.add(picture.path.resolve())
-        return Img(self.link(picture.path), picture.width, picture.height)
+        return Img(self.keep(picture.path), picture.width, picture.height)
 
     def link(self, target: Path) -> str:
         """``target`` relative to the report folder, with forward slashes."""

@@ -55,23 +55,24 @@ def distribution(m: MetricAnalysis, frame: pd.DataFrame, stem: Path) -> list[Pat
 
 
 def _plot(assets: Assets, title: str, caption: str, paths: list[Path]) -> Plot:
-    png = next(p for p in paths if p.suffix == ".png")
-    svg = next((p for p in paths if p.suffix == ".svg"), None)
+    png, svg = paths  # as analysis.plots.save writes them
     with Image.open(png) as image:
         picture = Picture(png, image.width, image.height)
-    if svg is not None:
-        assets.kept.add(svg.resolve())
-    return Plot(title, assets.img(picture), assets.link(svg) if svg else None, caption)
+    return Plot(title, assets.img(picture), assets.keep(svg), caption)
 
 
 def metric_plots(m: MetricAnalysis, frame: pd.DataFrame, assets: Assets) -> list[Plot]:
     """Every plot of one metric; ``frame`` holds that metric's per-image scores."""
     from ..analysis.plots import cd_diagram, domain_bars, kendall_scatter
 
-    base = assets.path("plots", m.metric.replace(".", "_"))  # the stems get suffixes
+    base = assets.path("plots", m.metric.replace(".", "_"))
+
+    def stem(part: str) -> Path:
+        return base.with_name(f"{base.name}-{part}")
+
     plots = [_plot(assets, "Mean per dataset, by domain",
                    "Mean ± standard deviation of each technique on each dataset.",
-                   domain_bars(m, base.with_name(base.name + "-domains")))]
+                   domain_bars(m, stem("domains")))]
     if m.friedman is not None and len(m.ranking) >= 2:
         summary = m.friedman.iloc[0]
         caption = ("Mean rank of each technique over the datasets (1 = best); techniques joined "
@@ -80,15 +81,15 @@ def metric_plots(m: MetricAnalysis, frame: pd.DataFrame, assets: Assets) -> list
         if summary.get("note"):
             caption += f" Note: {summary['note']}"
         plots.append(_plot(assets, "Critical-difference diagram", caption,
-                           cd_diagram(m, base.with_name(base.name + "-cd"))))
+                           cd_diagram(m, stem("cd"))))
     plots.append(_plot(assets, "Score distributions",
                        "Every per-image score of each technique (box: quartiles and median; "
                        "whiskers: 1.5 IQR).",
-                       distribution(m, frame, base.with_name(base.name + "-distribution"))))
+                       distribution(m, frame, stem("distribution"))))
     if m.behaviour_pair is not None and not m.behaviour.empty:
         a, b = m.behaviour_pair
         plots.append(_plot(assets, "Behaviour analysis (the study's Kendall plot)",
                            f"Common and non-common images among the best and worst of {a} and "
                            f"{b}, one point per dataset.",
-                           kendall_scatter(m, base.with_name(base.name + "-kendall"))))
+                           kendall_scatter(m, stem("kendall"))))
     return plots

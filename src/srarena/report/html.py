@@ -239,9 +239,9 @@ def _plots(report: Report) -> str:
         for plot in section.plots:
             width = round(plot.png.width * 96 / 150)
             height = round(plot.png.height * 96 / 150)
-            shown = Img(plot.svg or plot.png.src, width, height)
+            shown = Img(plot.svg, width, height)
             figures.append(f'<figure class="plot"><h4>{_e(plot.title)}</h4>'
-                           + _link(plot.svg or plot.png.src, _img(shown, plot.title))
+                           + _link(plot.svg, _img(shown, plot.title))
                            + f"<figcaption>{_e(plot.caption)}</figcaption></figure>")
         parts.append(f"<h3>{_e(section.name)}</h3><div class=\"plots\">{''.join(figures)}</div>")
     if not parts:

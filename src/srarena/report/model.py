@@ -65,7 +65,7 @@ class Plot:
 
     title: str
     png: Img
-    svg: str | None
+    svg: str
     caption: str = ""
 
 
