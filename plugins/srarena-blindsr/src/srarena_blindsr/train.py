@@ -201,17 +201,22 @@ class PairDataset(torch.utils.data.Dataset):
         return make_pair(image, kernel, self.sampler(rng))
 
 
-def generator_step(
-    generator: Generator, optimizer: torch.optim.Optimizer, batch: dict, device: torch.device
-) -> float:
-    """One official generator update; returns the L1 loss."""
-    optimizer.zero_grad()
+def generator_loss(generator: Generator, batch: dict, device: torch.device) -> torch.Tensor:
+    """``L1(G(LR, bicubic, true kernel), HR)``."""
     output = generator(
         batch["lowres_img"].to(device),
         batch["bicubic_upsampling"].to(device),
         batch["kernel_features"].to(device),
     )
-    loss = F.l1_loss(output.image, batch["ground_truth_img"].to(device))
+    return F.l1_loss(output.image, batch["ground_truth_img"].to(device))
+
+
+def generator_step(
+    generator: Generator, optimizer: torch.optim.Optimizer, batch: dict, device: torch.device
+) -> float:
+    """One official generator update; returns the L1 loss."""
+    optimizer.zero_grad()
+    loss = generator_loss(generator, batch, device)
     loss.backward()
     optimizer.step()
     return loss.item()
@@ -291,20 +296,13 @@ def _resume(path: Path, network: str, module: Any, optimizer: Any) -> int:
 def _validation_loss(
     loader: Any, generator: Generator, discriminator: Discriminator | None, device: torch.device
 ) -> float:
-    losses = []
     with torch.no_grad():
-        for batch in loader:
-            if discriminator is None:
-                output = generator(
-                    batch["lowres_img"].to(device),
-                    batch["bicubic_upsampling"].to(device),
-                    batch["kernel_features"].to(device),
-                )
-                losses.append(
-                    F.l1_loss(output.image, batch["ground_truth_img"].to(device)).item()
-                )
-            else:
-                losses.append(discriminator_loss(generator, discriminator, batch, device).item())
+        losses = [
+            generator_loss(generator, batch, device).item()
+            if discriminator is None
+            else discriminator_loss(generator, discriminator, batch, device).item()
+            for batch in loader
+        ]
     return float(np.mean(losses))
 
 
