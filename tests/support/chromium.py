@@ -168,15 +168,9 @@ class Browser:
                 found.append(f"network: {params.get('errorText')} ({params.get('requestId')})")
         return found
 
-    def screenshot(self, path: Path, full_page: bool = False) -> Path:
-        """Save a PNG of the viewport (or of the whole page)."""
-        params: dict[str, Any] = {"format": "png"}
-        if full_page:
-            params["captureBeyondViewport"] = True
-            size = self.send("Page.getLayoutMetrics")["cssContentSize"]
-            params["clip"] = {"x": 0, "y": 0, "width": size["width"],
-                              "height": min(size["height"], 16000), "scale": 1}
-        data = self.send("Page.captureScreenshot", params)["data"]
+    def screenshot(self, path: Path) -> Path:
+        """Save a PNG of the viewport."""
+        data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
         path.write_bytes(base64.b64decode(data))
         return path
 
