@@ -41,22 +41,26 @@ def expected_shapes(network: str) -> dict[str, tuple[int, ...]]:
         return shapes(NETWORKS[network]().state_dict())
 
 
+def _read(path: str | Path, network: str) -> tuple[Mapping[str, Any], list[str]]:
+    """The network's state dict in ``path`` and how its keys/shapes differ from the network's."""
+    state = state_dict_of(load_state(path), network)
+    return state, diff_shapes(expected_shapes(network), shapes(state))
+
+
 def validate(filename: str, path: str | Path) -> list[str]:
     """Problems of ``path`` as the weight file ``filename`` (empty when it fits)."""
     network = FILES.get(filename)
     if network is None:
         return [f"unknown file {filename!r}; BlindSR needs {', '.join(FILES)}"]
     try:
-        state = state_dict_of(load_state(path), network)
+        return _read(path, network)[1]
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a problem to report
         return [f"{Path(path).name}: {exc}"]
-    return diff_shapes(expected_shapes(network), shapes(state))
 
 
 def load_network(path: str | Path, network: str, device: torch.device | str = "cpu") -> Any:
     """Build the named network and load its weights strictly from an official checkpoint."""
-    state = state_dict_of(load_state(path), network)
-    problems = diff_shapes(expected_shapes(network), shapes(state))
+    state, problems = _read(path, network)
     if problems:
         detail = "; ".join(problems)
         raise ValueError(f"{Path(path).name} does not fit BlindSR's {network}: {detail}")
