@@ -36,6 +36,7 @@ from PIL import Image
 from torch.nn import functional as F
 
 from srarena.atomic import atomic_write
+from srarena.weights.statedict import load_state
 
 from .arch import KERNEL_SIZE, SCALE, Discriminator, Generator
 from .checkpoint import load_network, state_dict_of
@@ -275,7 +276,6 @@ class TrainConfig:
 
 def save_checkpoint(path: Path, network: str, step: int, module: Any, optimizer: Any) -> None:
     """Write ``{'step', '<network>_state_dict', 'optimizer_state_dict'}`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = {
         "step": step,
         f"{network}_state_dict": module.state_dict(),
@@ -285,8 +285,6 @@ def save_checkpoint(path: Path, network: str, step: int, module: Any, optimizer:
 
 
 def _resume(path: Path, network: str, module: Any, optimizer: Any) -> int:
-    from srarena.weights.statedict import load_state
-
     data = load_state(path)
     module.load_state_dict(state_dict_of(data, network), strict=True)
     optimizer.load_state_dict(data["optimizer_state_dict"])
