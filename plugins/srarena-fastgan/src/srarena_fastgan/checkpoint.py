@@ -11,13 +11,13 @@ official code ignores. Everything is loaded with ``weights_only=True``.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from srarena.weights.statedict import load_state
+from srarena.weights import sha256_file
+from srarena.weights.statedict import diff_shapes, load_state, shapes
 
 PREFIX = "module."
 ALL_RE = re.compile(r"^all_(\d+)\.pth$")
@@ -111,24 +111,19 @@ def load_generator(path: Path) -> tuple[Any, dict[str, Any]]:
 
 
 def vgg_shapes() -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {}
+    out: dict[str, tuple[int, ...]] = {}
     for index, (cout, cin) in VGG_CONVS.items():
-        shapes[f"features.{index}.weight"] = (cout, cin, 3, 3)
-        shapes[f"features.{index}.bias"] = (cout,)
-    return shapes
+        out[f"features.{index}.weight"] = (cout, cin, 3, 3)
+        out[f"features.{index}.bias"] = (cout,)
+    return out
 
 
 def validate(filename: str, path: Path) -> list[str]:
     """WeightSet validator for the VGG16 trunk: torchvision's hash prefix, then the shapes."""
-    from srarena.weights.statedict import diff_shapes, shapes
-
     problems = []
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    if not digest.hexdigest().startswith(VGG_SHA256_PREFIX):
-        problems.append(f"{filename}: sha256 {digest.hexdigest()[:16]}… does not start with "
+    digest = sha256_file(path)
+    if not digest.startswith(VGG_SHA256_PREFIX):
+        problems.append(f"{filename}: sha256 {digest[:16]}… does not start with "
                         f"{VGG_SHA256_PREFIX} (torchvision's check for {VGG_FILENAME})")
     try:
         state = load_state(path)
