@@ -142,24 +142,36 @@ def _filter_size(f: torch.Tensor | None) -> tuple[int, int]:
     return int(f.shape[-1]), int(f.shape[0])
 
 
+def _pad_up(pad: list[int], f: torch.Tensor | None, up: int) -> list[int]:
+    """``pad`` ([x0, x1, y0, y1]) widened so that filtering after ``up``x zero insertion
+    keeps the image centred and ``up`` times larger."""
+    fw, fh = _filter_size(f)
+    x0, x1, y0, y1 = pad
+    return [x0 + (fw + up - 1) // 2, x1 + (fw - up) // 2, y0 + (fh + up - 1) // 2,
+            y1 + (fh - up) // 2]
+
+
+def _pad_down(pad: list[int], f: torch.Tensor | None, down: int) -> list[int]:
+    """``pad`` ([x0, x1, y0, y1]) widened so that filtering then keeping every ``down``-th
+    pixel leaves the image centred and ``down`` times smaller."""
+    fw, fh = _filter_size(f)
+    x0, x1, y0, y1 = pad
+    return [x0 + (fw - down + 1) // 2, x1 + (fw - down) // 2, y0 + (fh - down + 1) // 2,
+            y1 + (fh - down) // 2]
+
+
 def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2, padding: Padding = 0,
                flip_filter: bool = False, gain: float = 1.0) -> torch.Tensor:
     """2x (or ``up``x) upsampling with the FIR filter ``f``; output is ``up`` times larger."""
-    x0, x1, y0, y1 = _pad4(padding)
-    fw, fh = _filter_size(f)
-    pad = [x0 + (fw + up - 1) // 2, x1 + (fw - up) // 2, y0 + (fh + up - 1) // 2,
-           y1 + (fh - up) // 2]
-    return upfirdn2d(x, f, up=up, padding=pad, flip_filter=flip_filter, gain=gain * up * up)
+    return upfirdn2d(x, f, up=up, padding=_pad_up(_pad4(padding), f, up),
+                     flip_filter=flip_filter, gain=gain * up * up)
 
 
 def downsample2d(x: torch.Tensor, f: torch.Tensor, down: int = 2, padding: Padding = 0,
                  flip_filter: bool = False, gain: float = 1.0) -> torch.Tensor:
     """``down``x downsampling after filtering with ``f``; output is ``down`` times smaller."""
-    x0, x1, y0, y1 = _pad4(padding)
-    fw, fh = _filter_size(f)
-    pad = [x0 + (fw - down + 1) // 2, x1 + (fw - down) // 2, y0 + (fh - down + 1) // 2,
-           y1 + (fh - down) // 2]
-    return upfirdn2d(x, f, down=down, padding=pad, flip_filter=flip_filter, gain=gain)
+    return upfirdn2d(x, f, down=down, padding=_pad_down(_pad4(padding), f, down),
+                     flip_filter=flip_filter, gain=gain)
 
 
 def _conv(x: torch.Tensor, w: torch.Tensor, stride: int = 1, padding: Sequence[int] = (0, 0),
@@ -190,15 +202,12 @@ def conv2d_resample(
     filter followed by a strided convolution; 1x1 kernels resample on the cheaper side.
     """
     out_ch, in_per_group, kh, kw = (int(s) for s in w.shape)
-    fw, fh = _filter_size(f)
-    x0, x1, y0, y1 = _pad4(padding)
+    pad = _pad4(padding)
     if up > 1:
-        x0, x1 = x0 + (fw + up - 1) // 2, x1 + (fw - up) // 2
-        y0, y1 = y0 + (fh + up - 1) // 2, y1 + (fh - up) // 2
+        pad = _pad_up(pad, f, up)
     if down > 1:
-        x0, x1 = x0 + (fw - down + 1) // 2, x1 + (fw - down) // 2
-        y0, y1 = y0 + (fh - down + 1) // 2, y1 + (fh - down) // 2
-    pad = [x0, x1, y0, y1]
+        pad = _pad_down(pad, f, down)
+    x0, x1, y0, y1 = pad
 
     if kw == 1 and kh == 1 and down > 1 and up == 1:
         x = upfirdn2d(x, f, down=down, padding=pad, flip_filter=flip_filter)
