@@ -188,7 +188,7 @@ def _analysis(scores: pd.DataFrame, directions: dict[str, bool], source: str,
         return None, scores.iloc[:0], [f"no leaderboard: {exc}"]
     try:
         analysis = analyze(loaded, n_resamples=options.n_resamples, seed=options.seed)
-    except (ScoresError, ValueError) as exc:
+    except ValueError as exc:  # a ScoresError, or no analysable metric
         return None, loaded.frame, [f"no leaderboard: {exc}"]
     return analysis, loaded.frame, []
 
@@ -230,9 +230,8 @@ def build_report(run_path: str | Path, out: str | Path | None = None,
     analysis, frame, notes = _analysis(ok_scores, meta.get("metric_directions", {}),
                                        str(run.db_path), options)
     metrics = list(analysis.metrics) if analysis else []
-    metric = options.metric
-    metric = metric or next((m for m in config.get("metrics", []) if m in metrics),
-                            metrics[0] if metrics else None)
+    metric = options.metric or next((m for m in config.get("metrics", []) if m in metrics),
+                                    metrics[0] if metrics else None)
     order = (list(analysis.metrics[metric].ranking["upscaler"]) if analysis and metric
              else list(config.get("upscalers", [])))
     report = Report(
