@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from srarena.atomic import atomic_write
+from srarena.atomic import atomic_write, atomic_write_text
 from srarena.weights import known_sha256, sha256_file
 from srarena.weights.errors import WeightsInvalid
 from srarena.weights.statedict import diff_shapes, load_state, shapes
@@ -223,12 +223,10 @@ def validate(filename: str, path: Path) -> list[str]:
 def save_fitted(folder: Path, generator: Generator, kwargs: Mapping[str, Any],
                 meta: Mapping[str, Any]) -> None:
     """Write the fitted EMA generator and its description into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
     atomic_write(folder / GENERATOR_FILE, lambda p: torch.save(tensors, p))
     record = {"format": FORMAT, "G_kwargs": _plain(kwargs), **_plain(meta)}
-    atomic_write(folder / META_FILE,
-                  lambda p: p.write_text(json.dumps(record, indent=1, sort_keys=True)))
+    atomic_write_text(folder / META_FILE, json.dumps(record, indent=1, sort_keys=True))
 
 
 def is_fitted(folder: Path) -> bool:
@@ -248,7 +246,6 @@ def load_fitted(folder: Path) -> tuple[Generator, dict[str, Any]]:
 
 
 def save_training_state(folder: Path, state: Mapping[str, Any]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
     atomic_write(folder / STATE_FILE, lambda p: torch.save(dict(state), p))
 
 
