@@ -125,6 +125,14 @@ class AugmentPipe(nn.Module):
                 ) -> torch.Tensor:
         return torch.rand(shape, device=device) < multiplier * self.p
 
+    def _random_rotation(self, n: int, p_rot: torch.Tensor, device: torch.device
+                         ) -> torch.Tensor:
+        """A rotation by U(-rotate_max, rotate_max) half-turns per image, with chance p_rot."""
+        theta = (torch.rand([n], device=device) * 2 - 1) * math.pi * self.rotate_max
+        theta = torch.where(torch.rand([n], device=device) < p_rot, theta,
+                            torch.zeros_like(theta))
+        return _rotate2d(theta, device)
+
     def _geometry(self, n: int, width: int, height: int, device: torch.device) -> torch.Tensor:
         """The inverse homogeneous 2-D transform (output pixel -> input pixel) per image."""
         g_inv = torch.eye(3, device=device)
@@ -145,21 +153,17 @@ class AugmentPipe(nn.Module):
             s = torch.exp2(torch.randn([n], device=device) * self.scale_std)
             s = torch.where(self._chance([n], self.scale, device), s, torch.ones_like(s))
             g_inv = g_inv @ _scale2d(1 / s, 1 / s, device)
+        # rotation happens before and after the anisotropic scaling, each with p_rot, so
+        # that at least one of them does with probability rotate * p
         p_rot = 1 - torch.sqrt((1 - self.rotate * self.p).clamp(0, 1))
         if self.rotate > 0:
-            theta = (torch.rand([n], device=device) * 2 - 1) * math.pi * self.rotate_max
-            theta = torch.where(torch.rand([n], device=device) < p_rot, theta,
-                                torch.zeros_like(theta))
-            g_inv = g_inv @ _rotate2d(theta, device)
+            g_inv = g_inv @ self._random_rotation(n, p_rot, device)
         if self.aniso > 0:
             s = torch.exp2(torch.randn([n], device=device) * self.aniso_std)
             s = torch.where(self._chance([n], self.aniso, device), s, torch.ones_like(s))
             g_inv = g_inv @ _scale2d(1 / s, 1 / (1 / s), device)
         if self.rotate > 0:
-            theta = (torch.rand([n], device=device) * 2 - 1) * math.pi * self.rotate_max
-            theta = torch.where(torch.rand([n], device=device) < p_rot, theta,
-                                torch.zeros_like(theta))
-            g_inv = g_inv @ _rotate2d(theta, device)
+            g_inv = g_inv @ self._random_rotation(n, p_rot, device)
         if self.xfrac > 0:
             t = torch.randn([n, 2], device=device) * self.xfrac_std
             t = torch.where(self._chance([n, 1], self.xfrac, device), t, torch.zeros_like(t))
