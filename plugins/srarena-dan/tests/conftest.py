@@ -23,11 +23,6 @@ import numpy as np
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CONFIGS = tuple(
-    f"{version}_s{setting}_x{scale}"
-    for version in ("v1", "v2")
-    for setting, scale in ((1, 2), (1, 3), (1, 4), (2, 2), (2, 4))
-)
 
 
 class Golden:
@@ -125,7 +120,6 @@ def official_shapes() -> dict[str, dict[str, list[int]]]:
     """Key -> shape of every official full-size configuration, from the official code."""
     with gzip.open(FIXTURES / "official_shapes.json.gz", "rt") as handle:
         return json.load(handle)
-
 
 
 @pytest.fixture(autouse=True)
