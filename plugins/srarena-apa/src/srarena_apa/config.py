@@ -131,9 +131,9 @@ def check_options(options: dict[str, Any], known: dict[str, Any]) -> dict[str, A
 
 
 def resolve(resolution: int, options: dict[str, Any], seed: int = 0) -> TrainConfig:
-    """The training configuration train.py would build for ``options`` at ``resolution``."""
-    opts = check_options({k: v for k, v in options.items() if k in TRAIN_OPTIONS},
-                         TRAIN_OPTIONS)
+    """The training configuration train.py would build for ``options`` at ``resolution``
+    (keys other than :data:`TRAIN_OPTIONS`, e.g. the generation options, are ignored)."""
+    opts = {**TRAIN_OPTIONS, **{k: v for k, v in options.items() if k in TRAIN_OPTIONS}}
     if resolution < 8 or resolution & (resolution - 1):
         raise ValueError(f"apa trains at power-of-two resolutions >= 8, not {resolution}")
     gpus = int(opts["gpus"])
