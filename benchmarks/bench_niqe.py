@@ -71,7 +71,7 @@ def test_images(count: int) -> list[np.ndarray]:
 # ---------------------------------------------------------------- per-patch references
 
 
-def _fit_grid(block: np.ndarray, shapes, ratios, strict_right: bool, float32_means: bool):
+def _fit_grid(block: np.ndarray, shapes, ratios, float32_means: bool):
     """AGGD fit of one distribution by exhaustive grid search, as the published codes."""
     x = block.ravel()
     if float32_means:  # Gupta: float32 squares and means (NumPy 1.x buffered sums)
@@ -115,7 +115,7 @@ def _patch_features(mscn, patch, shapes, ratios, beta, mean, gupta: bool) -> lis
                      p * np.roll(down, -1, axis=1)]
             row = []
             for k, d in enumerate(dists):
-                a, lm, rm = _fit_grid(d, shapes, ratios, not gupta, gupta)
+                a, lm, rm = _fit_grid(d, shapes, ratios, gupta)
                 i = int(round((a - 0.2) / 0.001))
                 bl, br = beta[i] * lm, beta[i] * rm
                 if k == 0:
