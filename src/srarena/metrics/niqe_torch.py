@@ -1,6 +1,6 @@
 """The per-pixel work of NIQE with PyTorch, for a whole batch at once (the CUDA path).
 
-Same results as :class:`srarena.metrics.niqe_features.Kernels` up to the order of float
+Same results as :class:`srarena.metrics.niqe_cpu.CpuKernels` up to the order of float
 additions: MSCN passes are accumulated in float64 and stored in the variant's precision, as
 on the CPU, and per-patch sums are taken in float64. Imported only when a CUDA device is
 asked for, so the core never needs torch.
@@ -16,7 +16,7 @@ from .niqe_features import N_DISTS, NEIGHBOURS, STATS
 
 
 class TorchKernels:
-    """:class:`~srarena.metrics.niqe_features.Kernels` on a torch device."""
+    """:class:`~srarena.metrics.niqe_cpu.CpuKernels` on a torch device."""
 
     def __init__(self, device: str) -> None:
         self.device = torch.device(device)
