@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from srarena.components import Context
+from srarena.engine.cuda import exact_cuda
 
 STORED = Path(__file__).parent / "fixtures" / "checkpoints"
 CONFIGS = tuple(
@@ -126,12 +127,8 @@ def test_refuses_half_precision(golden, tmp_path):
 def test_cuda_matches_official(golden, name, tmp_path):
     """On CUDA with TF32 off, the same numbers as the official CPU run."""
     case = golden(name)
-    previous = torch.backends.cudnn.allow_tf32
-    torch.backends.cudnn.allow_tf32 = False
-    try:
+    with exact_cuda("cuda"):
         upscaler = case.upscaler(case.write(tmp_path), device="cuda", quantize=False)
         assert next(upscaler.net.parameters()).is_cuda
         result = upscaler.upscale(case.lr)
-    finally:
-        torch.backends.cudnn.allow_tf32 = previous
     close(result.image, case["sr_float"].transpose(1, 2, 0))
