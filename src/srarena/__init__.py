@@ -1,32 +1,73 @@
-"""srarena: an arena for blind image super-resolution at high scale."""
+"""srarena: an arena for blind image super-resolution at high scale.
+
+This module is the plugin contract of API 1 (docs/plugins.md): the specs a plugin
+registers, the interfaces its components implement, ``hookimpl`` and ``open_run``. Helpers a
+plugin may use live in :mod:`srarena.kit`, the conformance tests in :mod:`srarena.testing`;
+every other module is private. The interfaces (which import NumPy) load on first use, so
+``import srarena`` stays light for the command line.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from .hookspecs import hookimpl
 from .specs import (
     DatasetSpec,
+    ImporterSpec,
     MetricSpec,
     Resources,
     SizeRequirements,
     Source,
+    SpecError,
     UpscalerSpec,
     WeightFile,
     WeightSet,
 )
 
 __version__ = "0.1.0"
+SRARENA_API = 1
+"""The major plugin API this core provides; a plugin declares the one it was written for."""
 
 if TYPE_CHECKING:
+    from .components import (
+        Context,
+        Dataset,
+        GenerativeUpscaler,
+        InputRefused,
+        Item,
+        Metric,
+        Progress,
+        Upscaler,
+        UpscaleResult,
+        no_progress,
+    )
     from .store import Run
 
+_INTERFACES = (
+    "Context",
+    "Dataset",
+    "GenerativeUpscaler",
+    "InputRefused",
+    "Item",
+    "Metric",
+    "Progress",
+    "UpscaleResult",
+    "Upscaler",
+    "no_progress",
+)
+
 __all__ = [
+    *_INTERFACES,
     "DatasetSpec",
+    "ImporterSpec",
     "MetricSpec",
     "Resources",
+    "SRARENA_API",
     "SizeRequirements",
     "Source",
+    "SpecError",
     "UpscalerSpec",
     "WeightFile",
     "WeightSet",
@@ -34,6 +75,12 @@ __all__ = [
     "hookimpl",
     "open_run",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _INTERFACES:
+        return getattr(importlib.import_module(".components", __name__), name)
+    raise AttributeError(f"module 'srarena' has no attribute {name!r}")
 
 
 def open_run(path: Any) -> Run:

@@ -32,5 +32,11 @@ def srarena_register_datasets(register: Any) -> None:
 
 
 @hookspec
+def srarena_register_importers(register: Any) -> None:
+    """Call ``register(ImporterSpec(...))`` for each kind of user model file the plugin turns
+    into components (``srarena weights add NAME FILE``)."""
+
+
+@hookspec
 def srarena_register_commands(app: Any) -> None:
     """Add subcommands to the ``srarena`` typer app (``app.command()`` or ``app.add_typer``)."""

@@ -341,3 +341,25 @@ def save_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
     data = image if image.dtype == np.uint8 else to_uint8(image)
     mode = "L" if data.ndim == 2 else "RGB"
     atomic_write(path, lambda tmp: Image.fromarray(data, mode=mode).save(tmp, format="PNG"))
+
+
+FILTERS = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+}
+
+
+def resize(image: np.ndarray, width: int, height: int, method: str = "bicubic") -> np.ndarray:
+    """Resize an (H, W, C) float image per channel in float32 mode ('F') with Pillow
+    (``method``: one of :data:`FILTERS`)."""
+    resample = FILTERS[method]
+    channels = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), mode="F")
+            .resize((width, height), resample=resample)
+        )
+        for c in range(image.shape[2])
+    ]
+    return np.stack(channels, axis=-1)

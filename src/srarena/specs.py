@@ -253,3 +253,27 @@ class DatasetSpec:
 
     def load(self) -> Any:
         return load_factory(self.factory)
+
+
+@dataclass(frozen=True)
+class ImporterSpec:
+    """Turns a model file a user owns into components: ``srarena weights add NAME FILE``.
+
+    ``factory`` names ``func(path: Path, name: str | None) -> str``: it installs the file
+    (through the weights cache) so that the plugin registers a component for it from then
+    on, and returns a line saying what was added. Raise ``ValueError`` (or a weights error)
+    with a clear message for a file it cannot take.
+    """
+
+    name: str
+    factory: str
+    description: str = ""
+    version: str = "0"
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if ":" not in self.factory:
+            raise SpecError(f"importer {self.name!r}: factory must be 'module:func'")
+
+    def load(self) -> Any:
+        return load_factory(self.factory)

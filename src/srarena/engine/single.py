@@ -9,7 +9,7 @@ import numpy as np
 
 from ..components import Upscaler, UpscaleResult
 from ..specs import SizeRequirements
-from ..upscalers.classical import resize
+from ..imageio import resize
 from .chain import Chain
 from .tiling import upscale_with_backoff
 
