@@ -39,8 +39,8 @@ from scipy.ndimage import correlate, correlate1d
 from scipy.special import gamma, gammaln
 
 from srarena.components import Context
-from srarena.metrics import niqe as srarena_niqe
-from srarena.metrics.compiled import thread_count
+from srarena.metrics.niqe import metric as srarena_niqe
+from srarena.metrics.niqe.compiled import thread_count
 from srarena.plugins import get_registry
 
 SIZE = 1024

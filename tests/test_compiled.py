@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from srarena.metrics import compiled
+from srarena.metrics.niqe import compiled
 
 
 @pytest.mark.parametrize("threads", ["1", "2", "3"])

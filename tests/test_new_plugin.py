@@ -13,7 +13,7 @@ import venv
 
 import pytest
 
-from srarena.scaffold import ScaffoldError, new_plugin
+from srarena.cli.scaffold import ScaffoldError, new_plugin
 
 
 def fresh_venv(path):

@@ -21,10 +21,12 @@ from scipy.ndimage import correlate1d
 from srarena import testing
 from srarena.components import InputRefused
 from srarena.imageio import load_image
-from srarena.metrics import niqe, niqe_greys, niqe_refit
-from srarena.metrics import niqe_features as nf
+from srarena.metrics.niqe import greys as niqe_greys
+from srarena.metrics.niqe import metric as niqe
+from srarena.metrics.niqe import refit as niqe_refit
+from srarena.metrics.niqe import features as nf
 from srarena.metrics.contrast import contrast, grey_opencv_png
-from srarena.metrics.niqe_cpu import CpuKernels, whole_images
+from srarena.metrics.niqe.cpu import CpuKernels, whole_images
 
 FIXTURES = Path(__file__).parent / "fixtures" / "niqe"
 GOLDEN = json.loads((FIXTURES / "golden.json").read_text())
@@ -410,7 +412,7 @@ def test_study_float32_means_follow_numpy1_buffers():
 def test_torch_kernels_give_the_numpy_values(images, name):
     """The CUDA code path, run on torch's CPU device (a square and a non-square image)."""
     torch_or_skip()
-    from srarena.metrics.niqe_torch import TorchKernels
+    from srarena.metrics.niqe.torch_kernels import TorchKernels
 
     m = metric(name)
     batch = [images["coffee_bic8x_384.png"], images["chelsea_200x290.png"]]

@@ -59,8 +59,17 @@ _INTERFACES = (
 )
 
 __all__ = [
-    *_INTERFACES,
+    "Context",
+    "Dataset",
     "DatasetSpec",
+    "GenerativeUpscaler",
+    "InputRefused",
+    "Item",
+    "Metric",
+    "Progress",
+    "UpscaleResult",
+    "Upscaler",
+    "no_progress",
     "ImporterSpec",
     "MetricSpec",
     "Resources",

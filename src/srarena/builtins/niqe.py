@@ -1,6 +1,6 @@
 """Built-in no-reference measures: NIQE (two variants) and the study's contrast.
 
-The NIQE model parameters ship in ``srarena/metrics/data`` (see PROVENANCE.md there); nothing
+The NIQE model parameters ship in ``srarena/metrics/niqe/data`` (see PROVENANCE.md there); nothing
 is downloaded and torch is not needed (it is used for CUDA devices when present).
 """
 

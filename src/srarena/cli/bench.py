@@ -116,11 +116,11 @@ def run_bench(
     """Build the configuration, run it with rich progress, print the closing summary."""
     from rich.console import Console
 
-    from ..console import RichReporter, print_summary
     from ..engine.config import DEFAULT_METRICS, BenchConfig
     from ..engine.runner import Bench
     from ..plugins import UnknownComponent, get_registry
     from ..store import content_key
+    from .console import RichReporter, print_summary
 
     console = Console()
     registry = get_registry()

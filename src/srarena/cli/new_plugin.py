@@ -16,8 +16,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write a plugin package: pyproject with the entry point, a minimal implementation,
         tests that run srarena's conformance checks, and a README."""
-        from ..scaffold import ScaffoldError
-        from ..scaffold import new_plugin as write
+        from .scaffold import ScaffoldError
+        from .scaffold import new_plugin as write
 
         try:
             root = write(name, kind, out)

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from ..components import Upscaler, UpscaleResult
-from ..specs import SizeRequirements
 from ..imageio import resize
+from ..specs import SizeRequirements
 from .chain import Chain
 from .tiling import upscale_with_backoff
 

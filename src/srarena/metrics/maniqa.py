@@ -115,26 +115,6 @@ PROTOCOLS = {
 }
 
 
-def metric_spec(name: str, checkpoint: str, protocol: str, description: str) -> MetricSpec:
-    """The spec of a MANIQA metric using one checkpoint under one protocol."""
-    ckpt = CHECKPOINTS[checkpoint]
-    return MetricSpec(
-        name=name,
-        factory="srarena.metrics.maniqa:Maniqa",
-        kind="no-reference",
-        higher_is_better=True,
-        min_size=1,
-        protocol=PROTOCOLS[protocol] + f"; checkpoint trained on {ckpt.trained_on}",
-        description=description,
-        weights=ckpt.weights,
-        requires=REQUIRES,
-        install_hint=INSTALL_HINT,
-        batch_size=16 if protocol == "study" else 4,
-        licence="Apache-2.0 (MANIQA); pyiqa's network code is NTU S-Lab License 1.0",
-        options={"checkpoint": checkpoint, "protocol": protocol},
-    )
-
-
 # pyiqa's MANIQA metric names and the checkpoint each uses (pyiqa's DEFAULT_CONFIGS).
 PYIQA_NAMES = {"maniqa": "koniq", "maniqa-kadid": "kadid", "maniqa-pipal": "pipal"}
 
@@ -213,8 +193,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     Accepts a plain state dict (IIGROUP's releases, pyiqa's conversion) or one wrapped in
     ``{"params": ...}``; a ``module.`` prefix (DataParallel) is removed.
     """
-    from ..weights import WeightsInvalid
-    from ..weights.statedict import load_state
+    from ..weights import WeightsInvalid, load_state
 
     state = load_state(path)
     if isinstance(state, Mapping) and isinstance(state.get("params"), Mapping):
@@ -226,8 +205,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 def load_checkpoint(network: torch.nn.Module, path: str | Path) -> None:
     """Load a checkpoint into ``network`` strictly; a misfit raises with a readable diff."""
-    from ..weights import WeightsInvalid
-    from ..weights.statedict import diff_shapes, shapes
+    from ..weights import WeightsInvalid, diff_shapes, shapes
 
     state = read_checkpoint(path)
     problems = diff_shapes(shapes(network.state_dict()), shapes(state))
@@ -241,8 +219,7 @@ _expected: dict[str, tuple[int, ...]] = {}
 
 def check_checkpoint(filename: str, path: Path) -> list[str]:
     """Weight-set validator: the file's keys and shapes against MANIQA's (all checkpoints)."""
-    from ..weights import WeightsError
-    from ..weights.statedict import diff_shapes, shapes
+    from ..weights import WeightsError, diff_shapes, shapes
 
     absent = [module for module in REQUIRES if importlib.util.find_spec(module) is None]
     if absent:

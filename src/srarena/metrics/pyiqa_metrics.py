@@ -86,32 +86,6 @@ def generate_table() -> dict[str, Any]:
     }
 
 
-def metric_specs() -> list[MetricSpec]:
-    """A spec for every per-image pyiqa metric of the table (MANIQA's are built elsewhere)."""
-    version = table()["pyiqa_version"]
-    specs = []
-    for row in table()["metrics"]:
-        if not row["per_image"] or row["arch"] == "MANIQA":
-            continue
-        full_reference = row["mode"] == "FR"
-        specs.append(MetricSpec(
-            name=row["name"],
-            factory="srarena.metrics.pyiqa_metrics:PyiqaMetric",
-            kind="full-reference" if full_reference else "no-reference",
-            higher_is_better=not row["lower_better"],
-            protocol=f"pyiqa {row['pyiqa']!r} with its defaults, on the image as given"
-                     + (" against the HR ground truth" if full_reference else ""),
-            description=f"pyiqa metric {row['pyiqa']} ({row['arch']}), score range "
-                        f"{row['score_range'] or 'not stated'}; table from pyiqa {version}",
-            requires=("torch", "pyiqa"),
-            install_hint=INSTALL_HINT,
-            batch_size=8,
-            licence="pyiqa: NTU S-Lab License 1.0 (non-commercial); weights: see pyiqa",
-            options={"pyiqa_name": row["pyiqa"]},
-        ))
-    return specs
-
-
 # --- the guard -------------------------------------------------------------------------------
 
 
@@ -155,10 +129,7 @@ def _environ(values: dict[str, str | None]) -> Iterator[None]:
 
 def _fetcher(label: str) -> Any:
     """A stand-in for ``download_url_to_file(url, dst, hash_prefix, progress)``."""
-    from ..weights import WeightsMissing, offline
-    from ..weights.cache import sha256_file
-    from ..weights.download import download
-    from ..weights.errors import ChecksumMismatch
+    from ..weights import ChecksumMismatch, WeightsMissing, download_url, offline, sha256_file
 
     def fetch(url: str, dst: str, hash_prefix: str | None = None, progress: bool = True) -> None:
         target = Path(dst)
@@ -170,7 +141,7 @@ def _fetcher(label: str) -> Any:
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(target.name + ".part")
         print(f"{label}: downloading {url} to {target}", file=sys.stderr)
-        download(url, part, target.name)
+        download_url(url, part, target.name)
         if hash_prefix and not sha256_file(part).startswith(hash_prefix):
             part.unlink()
             raise ChecksumMismatch(f"{url}: sha256 does not start with {hash_prefix}; discarded")
@@ -184,8 +155,7 @@ def _guarded_urllib(label: str) -> Any:
     import urllib.request
     from types import SimpleNamespace
 
-    from ..weights import WeightsMissing, offline
-    from ..weights.download import timeout
+    from ..weights import WeightsMissing, download_timeout, offline
 
     def urlopen(url: str, *args: Any, **kwargs: Any) -> Any:
         if offline():
@@ -194,7 +164,7 @@ def _guarded_urllib(label: str) -> Any:
                 "CLIP cache (<torch hub>/clip or ~/.cache/clip); offline mode "
                 "(SRARENA_OFFLINE/HF_HUB_OFFLINE) downloads nothing: run it once with the "
                 "network allowed")
-        kwargs.setdefault("timeout", timeout())
+        kwargs.setdefault("timeout", download_timeout())
         return urllib.request.urlopen(url, *args, **kwargs)
 
     return SimpleNamespace(request=SimpleNamespace(urlopen=urlopen))

@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from ..analysis.render import fmt
+from ..analysis.numbers import fmt
 from .model import (
     Board,
     GallerySection,

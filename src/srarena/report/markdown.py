@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from ..analysis.render import fmt
+from ..analysis.numbers import fmt
 from .model import Board, Img, MetricSection, Report, setting_text
 
 

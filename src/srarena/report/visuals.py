@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from ..analysis.render import fmt
+from ..analysis.numbers import fmt
 from . import images
 from .assets import Assets
 from .model import Extremes, GallerySection, Grid, Img, KernelSet, Panel, Shot

@@ -7,6 +7,7 @@ import numpy as np
 from ..components import Upscaler, UpscaleResult
 from ..imageio import resize
 
+
 class ClassicalUpscaler(Upscaler):
     """Interpolate by ``scale`` with the filter named in the spec's options."""
 

@@ -30,6 +30,7 @@ from .errors import (
     WeightsInvalid,
     WeightsMissing,
 )
+from .statedict import diff_shapes, load_state, shapes
 
 __all__ = [
     "ChecksumMismatch",
@@ -42,16 +43,22 @@ __all__ = [
     "WeightsInvalid",
     "WeightsMissing",
     "declared",
+    "diff_shapes",
+    "download_url",
+    "download_timeout",
     "find",
     "fingerprint",
     "fix_command",
     "folder",
     "home",
+    "load_state",
     "missing_files",
     "missing_message",
     "offline",
     "overview",
     "resolve",
+    "sha256_file",
+    "shapes",
     "status",
 ]
 
@@ -268,3 +275,18 @@ def overview(names: list[str] | None = None, rehash: bool = False) -> list[dict[
                 }
             )
     return rows
+
+
+def download_url(url: str, part: Path, label: str) -> None:
+    """Download ``url`` into ``part`` (resuming, with timeouts) for a file not in a weight set
+    (e.g. pyiqa's own files); the caller checks and moves it."""
+    from .download import download
+
+    download(url, part, label)
+
+
+def download_timeout() -> float:
+    """Seconds a download waits to connect and for each read (``SRARENA_HTTP_TIMEOUT``)."""
+    from .download import timeout
+
+    return timeout()

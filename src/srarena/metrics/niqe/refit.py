@@ -1,7 +1,7 @@
 """The study's float32 AGGD fit of one distribution, as NumPy 1.x computed it.
 
 ``niqe-study`` redoes in the study's arithmetic the few fits whose shape could depend on it
-(see ``niqe_features.fit_study``): float32 squares and means, whose sums NumPy 1.x computed
+(see ``features.fit_study``): float32 squares and means, whose sums NumPy 1.x computed
 pairwise within buffers of 8192 values. The sums are compiled; the tests compare them with
 NumPy's.
 """

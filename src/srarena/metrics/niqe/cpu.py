@@ -2,7 +2,7 @@
 
 One task is one row of patches of one image: its MSCN coefficients row by row (two separable
 7-tap blurs: down the columns, then along the row), then the per-patch sums
-(:data:`~srarena.metrics.niqe_features.STATS`) of the five distributions. The tasks of a batch
+(:data:`~srarena.metrics.niqe.features.STATS`) of the five distributions. The tasks of a batch
 are split between threads in contiguous chunks; the kernels release the GIL.
 
 Exactness. The blurs follow SciPy's ``correlate1d`` for a symmetric window term by term (each
@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from .compiled import jit, run_split
-from .niqe_features import N_DISTS, STATS
+from .features import N_DISTS, STATS
 
 
 @jit
@@ -125,7 +125,7 @@ def _mscn_and_moments(images, replicate, window, constants, first, last, blocks,
     patches t % (H / p) of image t // (H / p). MSCN into ``blocks`` (B, H / p, W / p, p, p),
     patch by patch, in ``blocks``' dtype; STATS of the coefficients and of their products
     with the left, upper, upper-left and upper-right neighbour
-    (:data:`~srarena.metrics.niqe_features.NEIGHBOURS`) into ``moments``
+    (:data:`~srarena.metrics.niqe.features.NEIGHBOURS`) into ``moments``
     (B, H / p, W / p, 5, 5)."""
     _, rows, cols, patch, _ = blocks.shape
     width = cols * patch

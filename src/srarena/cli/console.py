@@ -17,10 +17,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from .engine.reporter import Reporter
+from ..engine.reporter import Reporter
 
 if TYPE_CHECKING:
-    from .engine.runner import Summary
+    from ..engine.runner import Summary
 
 
 class RichReporter(Reporter):
@@ -86,8 +86,8 @@ def leaderboard_table(frame: Any, directions: dict[str, bool], title: str) -> Ta
 
 def print_summary(console: Console, folder: Path, summary: Summary) -> None:
     """Leaderboard, skipped components with their fixes, and failures with reasons."""
-    from .leaderboard import leaderboard
-    from .store import Run
+    from ..analysis.leaderboard import leaderboard
+    from ..store import Run
 
     run = Run.open(folder)
     directions = run.metric_directions()

@@ -2,8 +2,8 @@
 Python NIQE, as the study used it). See docs/metrics.md for what each computes.
 
 Both score batches: images of the same size are stacked and processed together, on the CPU
-by compiled kernels on every core (``niqe_cpu``) or, when the context's device is CUDA and
-torch has it, on the GPU (``niqe_torch``).
+by compiled kernels on every core (``cpu``) or, when the context's device is CUDA and
+torch has it, on the GPU (``torch_kernels``).
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from importlib import resources
 import numpy as np
 import scipy.io
 
-from ..components import Context, InputRefused, Metric, batches_by_shape
-from ..imageio import to_uint8_float32 as to_uint8
-from ..specs import MetricSpec
-from . import niqe_features as nf
-from . import niqe_greys, niqe_refit
+from ...components import Context, InputRefused, Metric, batches_by_shape
+from ...imageio import to_uint8_float32 as to_uint8
+from ...specs import MetricSpec
+from . import features as nf
+from . import greys, refit
 from .compiled import thread_map
-from .niqe_cpu import CpuKernels
+from .cpu import CpuKernels
 
 
 def _channels(image: np.ndarray) -> np.ndarray:
@@ -43,7 +43,7 @@ def luma_yiq(image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     x = _channels(image)
     out = np.empty(x.shape[:2]) if out is None else out
     if x.ndim == 3:
-        return niqe_greys.luma_yiq(x, out)
+        return greys.luma_yiq(x, out)
     h, w = out.shape
     out[:] = np.rint(np.asarray(x[:h, :w], dtype=np.float32) * np.float32(255))
     return out
@@ -56,14 +56,14 @@ def luma_pil(image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     x = _channels(image)
     out = np.empty(x.shape[:2], np.uint8) if out is None else out
     if x.ndim == 3:
-        return niqe_greys.luma_pil(x, out)
+        return greys.luma_pil(x, out)
     h, w = out.shape
     out[:] = to_uint8(x[:h, :w])
     return out
 
 
 def _data(name: str):
-    return resources.files("srarena.metrics").joinpath("data", name)
+    return resources.files("srarena.metrics.niqe").joinpath("data", name)
 
 
 @cache
@@ -124,7 +124,7 @@ def _kernels(device: str):
 
     if not torch.cuda.is_available():
         raise RuntimeError(f"device {device!r} asked for, but torch has no CUDA here")
-    from .niqe_torch import TorchKernels
+    from .torch_kernels import TorchKernels
 
     return TorchKernels(device)
 
@@ -205,7 +205,7 @@ class NIQEStudy(_NIQE):
 
     def score_batch(self, grey: np.ndarray) -> list[float]:
         table = nf.study_table()
-        half = niqe_greys.pillow_halve(grey)
+        half = greys.pillow_halve(grey)
         feats = []
         for image, patch in ((grey, nf.PATCH), (half, nf.PATCH // 2)):
             mscn, moments = self.kernels.mscn_and_moments(image, patch, "study", study_window())
@@ -227,6 +227,6 @@ def _exact(kernels, mscn, fits: tuple[int, int, int], patch: int, cols: int):
         index, number, dist = (int(i) for i in np.unravel_index(flat, fits))
         row, col = divmod(number, cols)
         values = kernels.patch(mscn, index, row, col, patch)
-        return niqe_refit.study_moment_ratio(nf.patch_distribution(values, dist))
+        return refit.study_moment_ratio(nf.patch_distribution(values, dist))
 
     return exact

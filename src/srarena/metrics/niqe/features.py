@@ -8,8 +8,8 @@ in size, and scores the distance between the Gaussian fitted to these 36 feature
 and a Gaussian fitted on pristine images.
 
 Nothing here loops over patches: per-pixel work (filters, neighbour products, per-patch
-sums) is done by a kernels object, compiled with Numba on the CPU (``niqe_cpu.CpuKernels``)
-or PyTorch on CUDA (``niqe_torch.TorchKernels``), and the AGGD fits of all patches of a
+sums) is done by a kernels object, compiled with Numba on the CPU (``cpu.CpuKernels``)
+or PyTorch on CUDA (``torch_kernels.TorchKernels``), and the AGGD fits of all patches of a
 batch at once by NumPy on the small arrays of sums. The reference implementations choose the
 AGGD shape by an exhaustive search of a grid of shapes for the nearest moment ratio; the
 ratio increases with the shape, so a binary search gives the same choice.
@@ -25,7 +25,7 @@ import numpy as np
 import scipy.linalg
 from scipy.special import gamma, gammaln
 
-from ..components import InputRefused
+from ...components import InputRefused
 
 PATCH = 96
 MIN_SIDE = 2 * PATCH

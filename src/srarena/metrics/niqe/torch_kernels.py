@@ -1,6 +1,6 @@
 """The per-pixel work of NIQE with PyTorch, for a whole batch at once (the CUDA path).
 
-Same results as :class:`srarena.metrics.niqe_cpu.CpuKernels` up to the order of float
+Same results as :class:`srarena.metrics.niqe.cpu.CpuKernels` up to the order of float
 additions: MSCN passes are accumulated in float64 and stored in the variant's precision, as
 on the CPU, and per-patch sums are taken in float64. Imported only when a CUDA device is
 asked for, so the core never needs torch.
@@ -12,11 +12,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .niqe_features import N_DISTS, NEIGHBOURS, STATS
+from .features import N_DISTS, NEIGHBOURS, STATS
 
 
 class TorchKernels:
-    """:class:`~srarena.metrics.niqe_cpu.CpuKernels` on a torch device."""
+    """:class:`~srarena.metrics.niqe.cpu.CpuKernels` on a torch device."""
 
     def __init__(self, device: str) -> None:
         self.device = torch.device(device)
@@ -39,7 +39,7 @@ class TorchKernels:
 
     def mscn(self, images, variant: str, window: np.ndarray) -> torch.Tensor:
         """MSCN of (B, H, W) images: "study" in float32 with zero padding, "live" in
-        float64 with replicated borders and pyiqa's epsilon (see ``niqe_features``)."""
+        float64 with replicated borders and pyiqa's epsilon (see ``features``)."""
         if variant == "study":
             x = self._tensor(images, torch.float32)
             mu = self._blur(x, window, "constant", torch.float32)

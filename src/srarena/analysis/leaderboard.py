@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .store import Run
+    from ..store import Run
 
 
 def leaderboard(run: Run, directions: dict[str, bool] | None = None) -> pd.DataFrame:

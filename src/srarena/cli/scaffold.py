@@ -7,8 +7,8 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from . import __version__
-from .plugins import API_VERSION
+from .. import __version__
+from ..plugins import API_VERSION
 
 KINDS = ("upscaler", "metric", "dataset")
 """Each kind has the templates ``<kind>.py``, ``plugin_<kind>.py`` and ``test_<kind>.py``."""
