@@ -21,11 +21,11 @@ from scipy.ndimage import correlate1d
 from srarena import testing
 from srarena.components import InputRefused
 from srarena.imageio import load_image
+from srarena.metrics.contrast import contrast, grey_opencv_png
+from srarena.metrics.niqe import features as nf
 from srarena.metrics.niqe import greys as niqe_greys
 from srarena.metrics.niqe import metric as niqe
 from srarena.metrics.niqe import refit as niqe_refit
-from srarena.metrics.niqe import features as nf
-from srarena.metrics.contrast import contrast, grey_opencv_png
 from srarena.metrics.niqe.cpu import CpuKernels, whole_images
 
 FIXTURES = Path(__file__).parent / "fixtures" / "niqe"

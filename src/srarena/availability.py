@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import weights
+from .status import Status
 
 NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
 """One folder per GPU the NVIDIA driver drives (Linux)."""
@@ -19,13 +20,13 @@ class Availability:
     """``status``: ok, needs extra, needs weights or needs a GPU; ``reason`` and ``fix`` say
     why and what to run (both empty when ok)."""
 
-    status: str
+    status: Status
     reason: str = ""
     fix: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status is Status.OK
 
 
 def missing_requirements(spec: Any) -> list[str]:
@@ -50,15 +51,15 @@ def availability(spec: Any) -> Availability:
     missing = missing_requirements(spec)
     if missing:
         hint = getattr(spec, "install_hint", "") or f"pip install {missing[0]}"
-        return Availability("needs extra", f"needs {', '.join(missing)}", hint)
+        return Availability(Status.NEEDS_EXTRA, f"needs {', '.join(missing)}", hint)
     ws = getattr(spec, "weights", None)
     if ws is not None:
         absent = weights.missing_files(ws)
         if absent:
-            return Availability("needs weights", f"weights missing: {', '.join(absent)}",
+            return Availability(Status.NEEDS_WEIGHTS, f"weights missing: {', '.join(absent)}",
                                 weights.fix_command(ws))
     resources = getattr(spec, "resources", None)
     if resources is not None and resources.needs_gpu and not gpu_visible():
-        return Availability("needs a GPU", "needs a CUDA GPU",
+        return Availability(Status.NEEDS_GPU, "needs a CUDA GPU",
                             "run on a machine with a CUDA GPU (--device cuda)")
-    return Availability("ok")
+    return Availability(Status.OK)

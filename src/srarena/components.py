@@ -27,6 +27,37 @@ def no_progress(done: int, total: int, what: str) -> None:
     return None
 
 
+class FactoryError(TypeError):
+    """A spec's ``factory`` is not a subclass of the interface its kind or mode requires."""
+
+
+def interface_of(spec: Any) -> type:
+    """The interface a spec's factory must subclass: by kind, and for upscalers by mode."""
+    from .specs import DatasetSpec, MetricSpec, UpscalerSpec
+
+    if isinstance(spec, UpscalerSpec):
+        return GenerativeUpscaler if spec.mode == "generative" else Upscaler
+    if isinstance(spec, MetricSpec):
+        return Metric
+    if isinstance(spec, DatasetSpec):
+        return Dataset
+    raise TypeError(f"{type(spec).__name__} is not a component spec")
+
+
+def create(spec: Any, *args: Any) -> Any:
+    """The one place a component is built: ``spec.factory(spec, *args)``, after checking that
+    the factory subclasses the interface the spec's kind (and mode) requires."""
+    factory, base = spec.load(), interface_of(spec)
+    if not (isinstance(factory, type) and issubclass(factory, base)):
+        what = factory.__name__ if isinstance(factory, type) else type(factory).__name__
+        mode = f" of mode {spec.mode!r}" if getattr(spec, "mode", None) else ""
+        raise FactoryError(
+            f"{spec.name}: factory {spec.factory!r} is {what}, not a subclass of "
+            f"srarena.{base.__name__}, as a {type(spec).__name__}{mode} requires"
+        )
+    return factory(spec, *args)
+
+
 class InputRefused(ValueError):
     """A component cannot process this input (too small, wrong kind); the message says why."""
 
@@ -81,6 +112,12 @@ class Upscaler(_UsesWeights, ABC):
     @abstractmethod
     def upscale(self, image: np.ndarray) -> UpscaleResult:
         """Return the image ``scale`` times larger in both sides."""
+
+    def upscale_batch(self, images: Sequence[np.ndarray]) -> list[UpscaleResult]:
+        """Upscale same-shaped images at once; the engine calls it with up to the spec's
+        ``batch_size`` images. Override it with a stacked implementation whose results equal
+        one-by-one :meth:`upscale` calls; the default makes those calls."""
+        return [self.upscale(image) for image in images]
 
     def close(self) -> None:
         """Release memory (GPU) held by the implementation."""

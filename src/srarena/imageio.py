@@ -334,13 +334,23 @@ def from_uint8(image: np.ndarray) -> np.ndarray:
     return np.asarray(image, dtype=np.float32) / 255.0
 
 
-def save_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
-    """Write an image as 8-bit PNG atomically (a reader never sees a half-written file)."""
+PNG_LEVEL = 1
+"""zlib level of the PNGs srarena writes: lossless at every level; 1 encodes a 1024² RGB
+image about 2.3x faster than Pillow's default 6 for a file about 12 % larger
+(docs/performance.md)."""
+
+
+def save_png(path: str | os.PathLike[str], image: np.ndarray, level: int = PNG_LEVEL) -> None:
+    """Write an image as 8-bit PNG (zlib ``level`` 0-9) atomically (a reader never sees a
+    half-written file)."""
+    if not 0 <= level <= 9:
+        raise ValueError(f"PNG compression level {level} is not in 0-9")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = image if image.dtype == np.uint8 else to_uint8(image)
     mode = "L" if data.ndim == 2 else "RGB"
-    atomic_write(path, lambda tmp: Image.fromarray(data, mode=mode).save(tmp, format="PNG"))
+    atomic_write(path, lambda tmp: Image.fromarray(data, mode=mode).save(
+        tmp, format="PNG", compress_level=level))
 
 
 FILTERS = {

@@ -144,7 +144,9 @@ class UpscalerSpec:
     with ``srarena bench -o NAME.KEY=VALUE``; ``extra_options`` names options accepted without
     a default; any other key is refused before the run. ``generation_options`` names the
     options of a generative upscaler that change generation only, so changing them reuses
-    the fit.
+    the fit. ``batch_size`` > 1 lets the engine hand up to that many same-shaped images to
+    :meth:`~srarena.components.Upscaler.upscale_batch` at once (results must equal
+    one-by-one calls).
     """
 
     name: str
@@ -166,10 +168,13 @@ class UpscalerSpec:
     side_outputs: tuple[str, ...] = ()
     generation_options: tuple[str, ...] = ()
     extra_options: tuple[str, ...] = ()
+    batch_size: int = 1
     version: str = "0"
 
     def __post_init__(self) -> None:
         _check_name(self.name)
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise SpecError(f"upscaler {self.name!r}: batch_size must be an integer >= 1")
         if self.mode not in ("single-image", "generative"):
             raise SpecError(f"upscaler {self.name!r}: mode {self.mode!r} is not a mode")
         if self.scales is not None and (

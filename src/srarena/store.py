@@ -181,6 +181,24 @@ class Store:
         finally:
             self.db.row_factory = None
 
+    def cell_ok(self, cell_key: str) -> bool:
+        """Whether a cell (or a generative fit) finished with status ok."""
+        row = self.db.execute("SELECT 1 FROM cells WHERE cell_key = ? AND status = 'ok'",
+                              (cell_key,)).fetchone()
+        return row is not None
+
+    def every_output_failed(self, cell_key: str) -> bool:
+        """Whether a cell has outputs and none of them succeeded."""
+        total, ok = self.db.execute(
+            "SELECT COUNT(*), SUM(status = 'ok') FROM outputs WHERE cell_key = ?", (cell_key,)
+        ).fetchone()
+        return bool(total) and not ok
+
+    def failures(self) -> list[dict[str, Any]]:
+        """Every input, cell, output and score of the run that did not succeed."""
+        rows = self.db.execute(failures_sql(include_skipped=False)).fetchall()
+        return [dict(zip(FAILURE_COLUMNS, row, strict=True)) for row in rows]
+
     def done_scores(self, keys: Iterable[str]) -> set[str]:
         """Score keys among ``keys`` that are final (ok, or refused by the metric)."""
         done: set[str] = set()

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .components import Context, GenerativeUpscaler, InputRefused, Metric, Upscaler
+from .components import Context, InputRefused, Item, Metric, Upscaler, interface_of
 from .specs import DatasetSpec, MetricSpec, SpecError, UpscalerSpec, WeightSet
 
 Spec = UpscalerSpec | MetricSpec | DatasetSpec
@@ -80,15 +80,10 @@ def check_spec(spec: Spec) -> None:
         factory = spec.load()
     except Exception as exc:  # noqa: BLE001
         raise _fail(spec, f"factory {spec.factory!r} cannot be imported: {exc}") from exc
-    expected = {
-        UpscalerSpec: GenerativeUpscaler if getattr(spec, "mode", "") == "generative"
-        else Upscaler,
-        MetricSpec: Metric,
-    }.get(type(spec))
-    if expected is not None and not (isinstance(factory, type) and issubclass(factory,
-                                                                               expected)):
+    expected = interface_of(spec)
+    if not (isinstance(factory, type) and issubclass(factory, expected)):
         raise _fail(spec, f"factory {spec.factory!r} must be a subclass of "
-                          f"srarena.components.{expected.__name__}")
+                          f"srarena.{expected.__name__}")
     weights = getattr(spec, "weights", None)
     if weights is not None:
         _check_weightset(spec, weights)
@@ -157,8 +152,10 @@ def _rng_image(height: int, width: int, seed: int = 0) -> np.ndarray:
 
 
 def _make_upscaler(spec: UpscalerSpec, scale: int, ctx: Context) -> Upscaler:
+    from .engine.instances import open_steps
+
     try:
-        return spec.load()(spec, scale, ctx)
+        return open_steps(spec, (scale,), ctx)[scale]
     except Exception as exc:  # noqa: BLE001
         raise _fail(spec, f"cannot be created at x{scale}: {type(exc).__name__}: {exc}") from exc
 
@@ -228,17 +225,18 @@ def check_generative(spec: UpscalerSpec, ctx: Context | None = None, size: int =
         raise _fail(spec, "check_generative is for generative upscalers")
     ctx = ctx or context()
     images = images or [_rng_image(size // 2, size // 2, seed) for seed in range(4)]
-    factory = spec.load()
+    from .engine.instances import open_generative
+
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = Path(tmp) / "fitted"
-        generator = factory(spec, ctx)
+        generator = open_generative(spec, ctx)
         generator.fit(images, size, checkpoint)
         generator.close()
         if not any(Path(tmp).iterdir()):
             raise _fail(spec, "fit() wrote nothing: save the fitted state at `checkpoint`")
         outputs = []
         for _ in range(2):
-            generator = factory(spec, ctx)
+            generator = open_generative(spec, ctx)
             generator.load(checkpoint)
             result = generator.generate(1000, size)
             outputs.append(np.asarray(getattr(result, "image", result)))
@@ -257,10 +255,11 @@ def check_metric(spec: MetricSpec, ctx: Context | None = None, size: int | None 
                  better: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None) -> None:
     """Batch equals one by one; inputs below ``min_size`` are refused clearly; and, given
     ``better`` (a function returning a (good, bad) image pair), the declared direction holds."""
+    from .engine.instances import open_metric
     from .engine.scoring import score_batch
 
     ctx = ctx or context()
-    metric: Metric = spec.load()(spec, ctx)
+    metric: Metric = open_metric(spec, ctx)
     side = size or max(spec.min_size, 32)
     images = [_rng_image(side, side, seed) for seed in range(3)]
     refs = [_rng_image(side, side, seed + 10) for seed in range(3)]
@@ -299,6 +298,31 @@ def check_metric(spec: MetricSpec, ctx: Context | None = None, size: int | None 
             raise _fail(spec, f"declares higher_is_better={spec.higher_is_better} but scored "
                               f"the better image {good_score:.4g} and the worse {bad_score:.4g}")
     metric.close()
+
+
+def check_dataset(spec: DatasetSpec, argument: str | None = None) -> list[Item]:
+    """Open the source as the engine does; its items come in a stable order with unique ids,
+    and every LR (and HR) image is RGB float32 in [0, 1]. Returns the items."""
+    from .components import create
+
+    items = list(create(spec, argument).items())
+    again = [item.image_id for item in create(spec, argument).items()]
+    ids = [item.image_id for item in items]
+    if ids != again:
+        raise _fail(spec, "items() is not in a stable order (two passes gave other ids)")
+    if len(set(ids)) != len(ids):
+        raise _fail(spec, "items() yields the same image_id twice")
+    for item in items:
+        for what, load in (("lr", item.lr), ("hr", item.hr)):
+            if load is None:
+                continue
+            image = load()
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.float32:
+                raise _fail(spec, f"{item.image_id}: {what}() gave {image.shape} {image.dtype}, "
+                                  "expected (H, W, 3) float32")
+            if image.min() < 0 or image.max() > 1:
+                raise _fail(spec, f"{item.image_id}: {what}() has values outside [0, 1]")
+    return items
 
 
 def check_weights_roundtrip(spec: UpscalerSpec | MetricSpec, files: dict[str, Path],

@@ -33,6 +33,8 @@ def srarena_register_upscalers(register):
     register(UpscalerSpec(name="fake-crash", factory=f"{__name__}:Crashing", scales=(2,)))
     register(UpscalerSpec(name="fake-gen", factory=f"{__name__}:Generator",
                           mode="generative"))
+    register(UpscalerSpec(name="fake-batch", factory=f"{__name__}:Fussy", scales=(2,),
+                          batch_size=4))
 
 
 @srarena.hookimpl
@@ -46,6 +48,7 @@ def srarena_register_metrics(register):
 def srarena_register_datasets(register):
     register(DatasetSpec(name="noise", factory=f"{__name__}:Noise", takes_argument=True,
                          has_hr=True))
+    register(DatasetSpec(name="tracked", factory=f"{__name__}:Tracked", takes_argument=True))
 
 
 class Doubler(Upscaler):
@@ -121,3 +124,44 @@ class Crashing(Upscaler):
             counter.write_text(str(crashes + 1))
             os._exit(1)
         return np.repeat(np.repeat(image, self.scale, 0), self.scale, 1)
+
+
+class Fussy(Upscaler):
+    """Nearest-neighbour, stacked in ``upscale_batch``; refuses images whose first pixel is
+    brighter than 0.9 (a whole batch holding one fails), to test isolation in batches."""
+
+    calls: list[int] = []  # noqa: RUF012 - sizes of the batched calls, read by the tests
+
+    def _check(self, image):
+        if image[0, 0, 0] > 0.9:
+            raise ValueError("too bright a corner")
+
+    def upscale(self, image):
+        self._check(image)
+        return np.repeat(np.repeat(image, self.scale, 0), self.scale, 1)
+
+    def upscale_batch(self, images):
+        Fussy.calls.append(len(images))
+        for image in images:
+            self._check(image)
+        stacked = np.repeat(np.repeat(np.stack(images), self.scale, 1), self.scale, 2)
+        return [UpscaleResult(out) for out in stacked]
+
+
+class Tracked(Dataset):
+    """``tracked:N``: N seeded 8x8 images made afresh at each read; ``ALIVE`` holds weak
+    references to every array handed out, so a test sees how many the engine keeps."""
+
+    ALIVE: list = []  # noqa: RUF012
+
+    def items(self) -> Iterator[Item]:
+        import weakref
+
+        def read(index: int) -> np.ndarray:
+            image = np.random.default_rng(index).random((8, 8, 3), dtype=np.float32)
+            Tracked.ALIVE.append(weakref.ref(image))
+            return image
+
+        for index in range(int(self.argument or 4)):
+            yield Item(image_id=f"t{index:04d}", dataset="tracked", domain="Test",
+                       lr=lambda index=index: read(index))

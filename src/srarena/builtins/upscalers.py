@@ -28,5 +28,6 @@ def srarena_register_upscalers(register):
                 fp16=False,
                 licence="MIT (srarena); Pillow is MIT-CMU",
                 options={"filter": name},
+                batch_size=8,
             )
         )

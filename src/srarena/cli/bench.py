@@ -44,6 +44,15 @@ def register(app: typer.Typer) -> None:
         address: str | None = typer.Option(
             None, "--address", help="Ray cluster: auto or HOST:PORT (default: start one here)."
         ),
+        workers: int | None = typer.Option(
+            None, "--workers", min=0,
+            help="Threads that read, encode and score beside the upscaler (default: one per "
+                 "CPU; 0: everything in one line, the serial reference).",
+        ),
+        png_level: int = typer.Option(
+            1, "--png-level", min=0, max=9,
+            help="zlib level of the output PNGs (lossless at every level; 1 is fast).",
+        ),
     ) -> None:
         """Run upscalers on datasets, write SR images and every score into a run folder.
 
@@ -53,7 +62,7 @@ def register(app: typer.Typer) -> None:
             all_upscalers=all_upscalers, upscalers=upscaler, datasets=dataset, metrics=metric,
             scale=scale, device=device, precision=precision, tile=tile, seed=seed,
             weights=weights, generate=generate, options=option, out=out, executor=executor,
-            address=address,
+            address=address, workers=workers, png_level=png_level,
         )
         raise typer.Exit(code)
 
@@ -111,7 +120,8 @@ def run_bench(
     *, all_upscalers: bool, upscalers: list[str], datasets: list[str], metrics: list[str],
     scale: int, device: str, precision: str, tile: int | None, seed: int,
     weights: Path | None, generate: int | None, options: list[str], out: Path | None,
-    executor: str = "local", address: str | None = None,
+    executor: str = "local", address: str | None = None, workers: int | None = None,
+    png_level: int = 1,
 ) -> int:
     """Build the configuration, run it with rich progress, print the closing summary."""
     from rich.console import Console
@@ -150,10 +160,10 @@ def run_bench(
     config = BenchConfig(
         upscalers=names, datasets=datasets, metrics=metrics, scale=scale,
         device=device, precision=precision, tile=tile, seed=seed, weights=weights,
-        generate=generate, options=parsed,
+        generate=generate, options=parsed, workers=workers, png_level=png_level,
     )
     if out is None:
-        identity = config.to_json()
+        identity = config.identity()
         out = Path("runs") / f"bench-x{scale}-{content_key(identity)[:10]}"
     console.print(f"run folder: [bold]{out}[/]")
     runner = _executor(executor, address, console)

@@ -35,6 +35,7 @@ class RichReporter(Reporter):
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),
+            TextColumn("{task.fields[stage]}", style="dim"),
             console=console,
         )
         self.cells: dict[str, TaskID] = {}
@@ -48,7 +49,7 @@ class RichReporter(Reporter):
         self.progress.stop()
 
     def cell_started(self, label: str, total: int) -> None:
-        self.cells[label] = self.progress.add_task(label, total=total)
+        self.cells[label] = self.progress.add_task(label, total=total, stage="")
 
     def item_done(self, label: str) -> None:
         if label in self.cells:
@@ -59,9 +60,13 @@ class RichReporter(Reporter):
 
     def inner(self, done: int, total: int, what: str) -> None:
         if self.inner_task is None:
-            self.inner_task = self.progress.add_task(f"  {what}", total=total)
+            self.inner_task = self.progress.add_task(f"  {what}", total=total, stage="")
         self.progress.update(self.inner_task, completed=done, total=total,
                              description=f"  {what}")
+
+    def stage(self, label: str, text: str) -> None:
+        if label in self.cells:
+            self.progress.update(self.cells[label], stage=text)
 
     def cell_finished(self, label: str) -> None:
         self.cells.pop(label, None)

@@ -43,12 +43,12 @@ def _score(images: list[Path], metrics: list[str], reference: list[Path], scale:
     from rich.console import Console
     from rich.table import Table
 
-    from .. import weights as weights_service
-    from ..components import Context
     from ..engine.environment import resolve_device
+    from ..engine.instances import metric_context, open_metric
     from ..engine.scoring import ScoreOutcome, score_batch
     from ..imageio import load_image
     from ..plugins import get_registry
+    from ..status import Status
 
     console = Console(stderr=fmt != "table")
     registry = get_registry()
@@ -66,19 +66,15 @@ def _score(images: list[Path], metrics: list[str], reference: list[Path], scale:
     for name in metrics:
         spec = registry.metric(name)
         try:
-            context = Context(device=resolve_device(device), options={"scale": scale,
-                                                                      **spec.options})
-            if spec.weights is not None:
-                context.weights = weights_service.resolve(spec.weights)
-            metric = spec.load()(spec, context)
+            metric = open_metric(spec, metric_context(spec, resolve_device(device), scale))
         except Exception as exc:  # noqa: BLE001 - report the metric, keep the others
             console.print(f"[red]{name}[/]: cannot be used: {exc}")
-            rows += [{"image": str(p), "metric": name, "value": None, "status": "failed",
+            rows += [{"image": str(p), "metric": name, "value": None, "status": Status.FAILED,
                       "reason": str(exc)} for p in images]
             continue
         outcomes = dict(zip(ok, score_batch(metric, [loaded[p] for p in ok], hr), strict=True))
         for path in images:
-            outcome = outcomes.get(path) or ScoreOutcome(None, "failed", problems.get(path))
+            outcome = outcomes.get(path) or ScoreOutcome(None, Status.FAILED, problems.get(path))
             rows.append({"image": str(path), "metric": name, "value": outcome.value,
                          "status": outcome.status, "reason": outcome.reason})
         metric.close()
@@ -99,4 +95,4 @@ def _score(images: list[Path], metrics: list[str], reference: list[Path], scale:
             note = row["status"] + (f": {row['reason']}" if row["reason"] else "")
             table.add_row(row["image"], row["metric"], value, note)
         console.print(table)
-    return 0 if all(r["status"] == "ok" for r in rows) else 1
+    return 0 if all(r["status"] == Status.OK for r in rows) else 1

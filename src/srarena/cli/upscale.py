@@ -38,6 +38,7 @@ def _upscale(inputs: list[Path], output: Path, name: str, scale: int, weights: P
     from ..components import Context
     from ..engine.chain import plan_chain
     from ..engine.environment import resolve_device
+    from ..engine.instances import close_all, open_steps
     from ..engine.single import run_chain
     from ..imageio import load_image, save_png
     from ..plugins import get_registry
@@ -58,7 +59,7 @@ def _upscale(inputs: list[Path], output: Path, name: str, scale: int, weights: P
         return 1
     context = Context(device=resolve_device(device), precision=precision, seed=seed,
                       weights=paths, options=dict(spec.options))
-    instances = {step: spec.load()(spec, step, context) for step in set(chain.steps)}
+    instances = open_steps(spec, chain.steps, context)
     failed = 0
     for source in inputs:
         target = output if single_file else output / f"{source.stem}_{chain.label()}.png"
@@ -70,6 +71,5 @@ def _upscale(inputs: list[Path], output: Path, name: str, scale: int, weights: P
             continue
         save_png(target, result.image)
         console.print(f"{source} → {target} ({chain.label()})")
-    for instance in instances.values():
-        instance.close()
+    close_all(instances.values())
     return 1 if failed else 0

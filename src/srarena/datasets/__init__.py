@@ -52,6 +52,7 @@ def parse_source(text: str, registry: Registry) -> tuple[str, str | None]:
 
 def open_dataset(text: str, registry: Registry) -> Dataset:
     """Build the dataset a user named: ``samples``, ``NAME:ARG`` or a folder path."""
+    from ..components import create
+
     name, argument = parse_source(text, registry)
-    spec = registry.dataset(name)
-    return spec.load()(spec, argument)
+    return create(registry.dataset(name), argument)

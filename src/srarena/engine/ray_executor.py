@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,28 @@ SHARED_CHECK = ".srarena-shared-check"
 
 def _single_chunk(job: SingleJob) -> list[ItemResult]:
     return list(run_single_job(job))
+
+
+def _with_pixels(job: SingleJob) -> tuple[SingleJob, list[ItemResult]]:
+    """The chunk with its inputs read (they travel with the task: a worker may not see the
+    driver's files), and an error result for each input that cannot be read."""
+
+    targets, failed = [], []
+    for target in job.targets:
+        try:
+            targets.append(replace(target, lr=target.read(), load=None))
+        except Exception as exc:  # noqa: BLE001 - one failed item
+            failed.append(ItemResult(target, error=f"{type(exc).__name__}: {exc}"))
+    return replace(job, targets=targets), failed
+
+
+def _held(images: list[Any]) -> list[Any]:
+    """Readers of arrays already read (picklable, so a fit's images travel with it)."""
+    from functools import partial
+
+    import numpy as np
+
+    return [partial(np.asarray, read()) for read in images]
 
 
 def _fit(job: GenerativeJob) -> FitDone:
@@ -90,9 +113,11 @@ class RayExecutor:
         return options
 
     def _chunks(self, job: Any) -> list[Any]:
-        from dataclasses import replace
+        """The job cut into tasks of ``chunk_size`` targets; inside each, the task streams as
+        in process (one thread for reading and writing beside the upscaler)."""
 
-        return [replace(job, targets=job.targets[i : i + self.chunk_size])
+        streaming = replace(job.streaming, workers=1)
+        return [replace(job, targets=job.targets[i : i + self.chunk_size], streaming=streaming)
                 for i in range(0, len(job.targets), self.chunk_size)]
 
     def run(self, jobs: list[Job], reporter: Reporter) -> Iterator[tuple[Job, Event]]:
@@ -107,11 +132,22 @@ class RayExecutor:
             options = self._options(job)
             if isinstance(job, SingleJob):
                 for chunk in self._chunks(job):
-                    pending[self.remote_single.options(**options).remote(chunk)] = \
-                        (job, "items", chunk)
+                    chunk, unreadable = _with_pixels(chunk)
+                    for result in unreadable:
+                        yield job, result
+                    if chunk.targets:
+                        pending[self.remote_single.options(**options).remote(chunk)] = \
+                            (job, "items", chunk)
                 continue
             if job.needs_fit:
-                fitted = self.remote_fit.options(**options).remote(job)
+                try:
+                    held = replace(job, images=_held(job.images or []))
+                except Exception as exc:  # noqa: BLE001 - the fit cannot start
+                    for target in job.targets:
+                        yield job, ItemResult(target, error=f"fit failed: cannot read the "
+                                                            f"dataset: {type(exc).__name__}: {exc}")
+                    continue
+                fitted = self.remote_fit.options(**options).remote(held)
                 pending[fitted] = (job, "fit", job)
             else:
                 files = None if shared else pack_checkpoint(job.folder / job.fit_dir)
@@ -143,6 +179,5 @@ class RayExecutor:
 
 
 def _without_images(job: GenerativeJob) -> GenerativeJob:
-    from dataclasses import replace
 
     return replace(job, images=None)

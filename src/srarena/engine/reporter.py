@@ -15,6 +15,9 @@ class Reporter:
     def inner(self, done: int, total: int, what: str) -> None:
         """An implementation's inner loop (fine-tuning, training) advanced."""
 
+    def stage(self, label: str, text: str) -> None:
+        """How the cell is going: items/s and which stage the upscaler waits for."""
+
     def cell_finished(self, label: str) -> None:
         """The current cell finished."""
 

@@ -1,88 +1,42 @@
-"""A benchmark run: plan cells into jobs, execute them, write every result as it arrives.
+"""A benchmark run: read the inputs, plan cells into jobs, execute them, record every result
+as it arrives.
 
-Cells are (upscaler, dataset). Every output is keyed by what determines it, so running the
-same command again skips what is finished and redoes only what is missing or failed. The
-driver (this module) alone writes the database, whichever executor computes.
+Cells are (upscaler, dataset). Every output is keyed by what determines it (:mod:`.plan`), so
+running the same command again skips what is finished and redoes only what is missing or
+failed. The driver (this module) alone writes the database (:mod:`.record`), whichever
+executor computes; scoring runs on the worker pool (:class:`~.scoring.Scorer`) while the
+upscaler goes on.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .. import weights as weights_service
 from ..availability import availability
-from ..components import Context, Item, Metric
+from ..components import Item, Metric
 from ..imageio import from_uint8, load_image
 from ..plugins import Registry
 from ..specs import UpscalerSpec, WeightSet
-from ..store import FAILURE_COLUMNS, Store, array_hash, content_key, failures_sql, safe_name
-from .chain import ScaleError, plan_chain
+from ..status import Status
+from ..store import Store, safe_name
+from . import plan
+from .chain import Chain, ScaleError, plan_chain
 from .config import BenchConfig
 from .environment import environment, resolve_device
 from .executors import Event, Executor, Job, LocalExecutor
+from .inputs import DatasetGroup, read_inputs
+from .instances import close_all, metric_context, open_metric
+from .pipeline import StageClock, in_flight, make_pool, worker_count
+from .record import Recorder, Summary
 from .reporter import Reporter
-from .scoring import score_batch
-from .work import (
-    FitDone,
-    GenerativeJob,
-    ItemResult,
-    SingleJob,
-    Target,
-    unpack_checkpoint,
-    write_output,
-)
+from .scoring import Scored, Scorer, ToScore
+from .work import FitDone, GenerativeJob, ItemResult, SingleJob, Streaming, Target
 
-HrLoader = Callable[[], np.ndarray] | None
-
-
-@dataclass
-class Summary:
-    """What the run did, for the closing message and the exit status."""
-
-    computed: int = 0
-    reused: int = 0
-    scores: int = 0
-    failures: list[dict[str, str]] = field(default_factory=list)
-    skipped: list[dict[str, str]] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        """1 when an item failed or a named dataset could not be read, else 0."""
-        unreadable = any(skip["kind"] == "dataset" for skip in self.skipped)
-        return 1 if self.failures or unreadable else 0
-
-
-@dataclass
-class DatasetGroup:
-    """The readable images of one dataset: items, LR arrays and their hashes, by id."""
-
-    name: str
-    domain: str
-    items: dict[str, Item] = field(default_factory=dict)
-    lr: dict[str, np.ndarray] = field(default_factory=dict)
-    hashes: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def content_hash(self) -> str:
-        return content_key(sorted(self.hashes.items()))
-
-
-@dataclass
-class Pending:
-    """An output waiting to be scored."""
-
-    output_key: str
-    dataset: str
-    image_id: str
-    image: np.ndarray
-    hr: HrLoader
+__all__ = ["Bench", "Summary"]
 
 
 class Bench:
@@ -96,32 +50,41 @@ class Bench:
         self.reporter = reporter or Reporter()
         self.executor = executor or LocalExecutor()
         self.summary = Summary()
+        self.record = Recorder(self.store, self.reporter, self.summary)
         self.device = resolve_device(config.device)
+        self.identity = plan.RunIdentity(config.precision, config.tile, config.seed,
+                                         config.options)
+        self.workers = worker_count(config.workers)
         self.metrics: dict[str, Metric] = {}
-        self.pending: list[Pending] = []
         self.rows: dict[str, dict[str, Any]] = {}
-        self.hr: dict[str, HrLoader] = {}
+        self.hr: dict[str, Any] = {}
         self.remaining: Counter[str] = Counter()
         self.cells: dict[str, dict[str, Any]] = {}
+        self.clock: StageClock | None = None
+        """The clock of the cell whose results arrive (scoring waits are charged to it)."""
 
     # ------------------------------------------------------------------ run
     def run(self) -> Summary:
         for stale in self.store.folder.rglob(".tmp-*"):  # left by a killed run
             stale.unlink(missing_ok=True)
+        pool = make_pool(self.workers)
+        self._open_metrics()
+        self.scorer = Scorer(self.metrics, pool, in_flight(self.workers), lambda: self.clock)
         try:
-            self._load_metrics()
-            groups = self._load_datasets()
+            groups = self._read_datasets(pool)
             self._record_setup()
             jobs = self._plan(groups)
-            self._flush_scores(force=True)
             for job, event in self.executor.run(jobs, self.reporter):
                 self._handle(job, event)
-            self._flush_scores(force=True)
+            self._write_scores(self.scorer.finish())
+        except KeyboardInterrupt:
+            self._write_scores(self.scorer.finish())  # what is scored is kept
+            raise
         finally:
-            for metric in self.metrics.values():
-                metric.close()
+            close_all(self.metrics.values())
             self.executor.close()
-            self.summary.failures = self._failures()
+            pool.shutdown(wait=True, cancel_futures=True)
+            self.summary.failures = self.store.failures()
             self.store.set_meta("skipped", self.summary.skipped)
             self.store.close()
         return self.summary
@@ -143,31 +106,20 @@ class Bench:
                    "protocol": m.spec.protocol, "version": m.spec.version}
             for name, m in self.metrics.items()})
 
-    def _skip(self, kind: str, name: str, reason: str, fix: str = "") -> None:
-        self.summary.skipped.append({"kind": kind, "name": name, "reason": reason, "fix": fix})
-        self.reporter.note(f"[yellow]skipped[/] {kind} {name}: {reason}"
-                           + (f" — run `{fix}`" if fix else ""))
-
-    def _note_failure(self, where: str, reason: str) -> None:
-        self.reporter.note(f"[red]failed[/] {where}: {reason}")
-
-    def _load_metrics(self) -> None:
+    def _open_metrics(self) -> None:
         for name in self.config.metrics:
             spec = self.registry.metric(name)
             found = availability(spec)
             if not found.ok:
-                self._skip("metric", name, found.reason, found.fix)
+                self.record.skip("metric", name, found.reason, found.fix)
                 continue
             try:
-                context = Context(device=self.device,
-                                  options={"scale": self.config.scale, **spec.options})
-                if spec.weights is not None:
-                    context.weights = weights_service.resolve(spec.weights)
-                self.metrics[name] = spec.load()(spec, context)
+                context = metric_context(spec, self.device, self.config.scale)
+                self.metrics[name] = open_metric(spec, context)
             except Exception as exc:  # noqa: BLE001
-                self._skip("metric", name, f"failed to load: {type(exc).__name__}: {exc}")
+                self.record.skip("metric", name, f"failed to load: {type(exc).__name__}: {exc}")
 
-    def _load_datasets(self) -> list[DatasetGroup]:
+    def _read_datasets(self, pool: Any) -> list[DatasetGroup]:
         from ..datasets import DatasetError, open_dataset
 
         groups: dict[str, DatasetGroup] = {}
@@ -178,7 +130,7 @@ class Bench:
                 description = dataset.describe()
                 items = list(dataset.items())
             except DatasetError as exc:  # e.g. a folder with no images: the others go on
-                self._skip("dataset", text, str(exc))
+                self.record.skip("dataset", text, str(exc))
                 continue
             described.append(description)
             made_at = description.get("scale")
@@ -187,25 +139,23 @@ class Bench:
                     f"[yellow]note[/] {text} was degraded at x{made_at} but the bench runs at "
                     f"x{self.config.scale}: full-reference metrics will refuse its outputs "
                     f"(use --scale {made_at})")
-            for item in items:
-                group = groups.setdefault(item.dataset, DatasetGroup(item.dataset, item.domain))
-                row = {"dataset": item.dataset, "image_id": item.image_id, "domain": item.domain,
-                       "source": item.source, "has_hr": int(item.hr is not None)}
-                try:
-                    image = item.lr()
-                except Exception as exc:  # noqa: BLE001 - a broken image is one failed item
-                    reason = f"{type(exc).__name__}: {exc}"
-                    self.store.put_input(**row, status="failed", reason=reason)
-                    self._note_failure(f"{item.dataset}/{item.image_id}", reason)
-                    continue
-                group.items[item.image_id] = item
-                group.lr[item.image_id] = image
-                group.hashes[item.image_id] = array_hash(image)
-                self.store.put_input(**row, status="ok", reason=None,
-                                     input_hash=group.hashes[item.image_id],
-                                     width=image.shape[1], height=image.shape[0])
+            for item, facts in read_inputs(pool, items, in_flight(self.workers)):
+                self._record_input(groups, item, facts)
         self.store.set_meta("datasets", described)
         return list(groups.values())
+
+    def _record_input(self, groups: dict[str, DatasetGroup], item: Item, facts: Any) -> None:
+        group = groups.setdefault(item.dataset, DatasetGroup(item.dataset, item.domain))
+        row = {"dataset": item.dataset, "image_id": item.image_id, "domain": item.domain,
+               "source": item.source, "has_hr": int(item.hr is not None)}
+        if isinstance(facts, BaseException):  # a broken image is one failed item
+            self.record.input(row, error=f"{type(facts).__name__}: {facts}")
+            return
+        group.items[item.image_id] = item
+        group.hashes[item.image_id] = facts.input_hash
+        group.sizes[item.image_id] = (facts.height, facts.width)
+        self.record.input(row, input_hash=facts.input_hash, width=facts.width,
+                          height=facts.height)
 
     # ------------------------------------------------------------- planning
     def _upscaler_problem(self, spec: UpscalerSpec, weights: WeightSet | None) -> tuple[str, str]:
@@ -221,11 +171,12 @@ class Bench:
                         weights_service.fix_command(weights))
         return "", ""
 
-    def _context(self, spec: UpscalerSpec, weight_paths: dict[str, Path]) -> Context:
+    def _context(self, spec: UpscalerSpec, weight_paths: dict[str, Path]) -> Any:
+        from ..components import Context
+
         return Context(
             device=self.device, precision=self.config.precision, seed=self.config.seed,
-            weights=weight_paths,
-            options={**spec.options, **self.config.options.get(spec.name, {})},
+            weights=weight_paths, options=self.identity.options_of(spec),
             workdir=self.store.path_for("work", spec.name),
         )
 
@@ -235,16 +186,6 @@ class Bench:
         paths = weights_service.resolve(weights, self.config.weights)
         return paths, weights_service.fingerprint(paths)
 
-    def _output_key(self, spec: UpscalerSpec, weights_hash: str, *identity: Any,
-                    fit: bool = False) -> str:
-        options = {**spec.options, **self.config.options.get(spec.name, {})}
-        if fit:  # options that change generation only do not change the fitted state
-            options = {k: v for k, v in options.items() if k not in spec.generation_options}
-        return content_key(
-            spec.name, spec.version, weights_hash, self.config.precision, self.config.tile,
-            self.config.seed, options, *identity,
-        )
-
     def _plan(self, groups: list[DatasetGroup]) -> list[Job]:
         jobs: list[Job] = []
         for name in self.config.upscalers:
@@ -253,27 +194,27 @@ class Bench:
                 chain = None if spec.mode == "generative" else plan_chain(spec.scales,
                                                                           self.config.scale)
             except ScaleError as exc:
-                self._skip("upscaler", name, str(exc))
+                self.record.skip("upscaler", name, str(exc))
                 continue
             weights = spec.weights.for_scales(chain.steps if chain else None) \
                 if spec.weights else None
             problem, fix = self._upscaler_problem(spec, weights)
             if problem:
                 for group in groups:
-                    self.store.put_cell(cell_key=content_key(spec.name, group.name),
-                                        upscaler=spec.name, dataset=group.name,
-                                        status="skipped", reason=problem, fix=fix)
-                self._skip("upscaler", name, problem, fix)
+                    self.record.cell(Status.SKIPPED, problem, fix,
+                                     cell_key=plan.cell_key(spec.name, group.name),
+                                     upscaler=spec.name, dataset=group.name)
+                self.record.skip("upscaler", name, problem, fix)
                 continue
             try:
                 weight_paths, weights_hash = self._weights_identity(weights)
             except (weights_service.WeightsError, OSError, ValueError) as exc:
                 fix = weights_service.fix_command(weights) if weights else ""
-                self._skip("upscaler", name, str(exc), fix)
+                self.record.skip("upscaler", name, str(exc), fix)
                 continue
             context = self._context(spec, weight_paths)
             for group in groups:
-                if not group.lr:
+                if not group.items:
                     continue
                 job = (self._generative_job(spec, group, context, weights_hash)
                        if chain is None else
@@ -289,7 +230,7 @@ class Bench:
 
     def _base_row(self, spec: UpscalerSpec, group: DatasetGroup, image_id: str, chain: str,
                   weights_hash: str, seed: int) -> dict[str, Any]:
-        return dict(cell_key=content_key(spec.name, group.name), upscaler=spec.name,
+        return dict(cell_key=plan.cell_key(spec.name, group.name), upscaler=spec.name,
                     upscaler_version=spec.version, mode=spec.mode, dataset=group.name,
                     domain=group.items[image_id].domain if image_id in group.items
                     else group.domain, image_id=image_id,
@@ -297,10 +238,13 @@ class Bench:
                     chain=chain, precision=self.config.precision, seed=seed,
                     weights_hash=weights_hash, device=self.device)
 
+    def _streaming(self) -> Streaming:
+        return Streaming(self.config.workers, self.config.png_level)
+
     def _start_cell(self, spec: UpscalerSpec, group: DatasetGroup, chain: str,
                     targets: list[Target], total: int) -> str:
         label = f"{spec.name} · {group.name}"
-        self.cells[label] = dict(cell_key=content_key(spec.name, group.name),
+        self.cells[label] = dict(cell_key=plan.cell_key(spec.name, group.name),
                                  upscaler=spec.name, dataset=group.name, chain=chain)
         self.remaining[label] = len(targets)
         self.reporter.cell_started(label, total)
@@ -310,55 +254,58 @@ class Bench:
             self._finish_cell(label)
         return label
 
-    def _reuse(self, key: str, row: Any, group_name: str, image_id: str, hr: HrLoader) -> None:
+    def _reuse(self, key: str, row: Any, group: DatasetGroup, image_id: str) -> None:
+        """A finished output: scored by the metrics that have not scored it yet, read from
+        its PNG only if there is one."""
         self.summary.reused += 1
-        image = load_image(self.store.folder / row["path"])
-        self._queue_score(Pending(key, group_name, image_id, image, hr))
+        item = group.items.get(image_id)
+        hr = item.hr if item is not None else None
+        path = self.store.folder / row["path"]
+        self._score(ToScore(key, group.name, image_id, lambda: load_image(path), hr))
 
-    def _single_job(self, spec: UpscalerSpec, group: DatasetGroup, context: Context,
-                    weights_hash: str, chain: Any) -> SingleJob | None:
-        # the item's identity is part of the key: identical pictures (twice in a dataset, or
-        # in two datasets) are separate results, each under its own dataset and id
-        keys = {i: self._output_key(spec, weights_hash, group.hashes[i], chain.label(),
-                                    group.name, i)
-                for i in group.lr}
+    def _single_job(self, spec: UpscalerSpec, group: DatasetGroup, context: Any,
+                    weights_hash: str, chain: Chain) -> SingleJob | None:
+        keys = {i: self.identity.single_key(spec, weights_hash, group.hashes[i], chain.label(),
+                                            group.name, i)
+                for i in group.items}
         done = self.store.done_outputs(keys.values())
         targets = []
         for image_id, key in keys.items():
-            hr = group.items[image_id].hr
             if key in done:
-                self._reuse(key, done[key], group.name, image_id, hr)
+                self._reuse(key, done[key], group, image_id)
                 continue
+            item = group.items[image_id]
             path, side = self._image_path(spec.name, group.name, image_id)
-            targets.append(Target(image_id, key, path, side, lr=group.lr[image_id]))
+            targets.append(Target(image_id, key, path, side, load=item.lr,
+                                  input_hash=group.hashes[image_id]))
             self.rows[key] = self._base_row(spec, group, image_id, chain.label(), weights_hash,
                                             self.config.seed)
-            self.hr[key] = hr
+            self.hr[key] = item.hr
         label = self._start_cell(spec, group, chain.label(), targets, len(keys))
         if not targets:
             return None
         return SingleJob(label, spec, context, chain, targets, self.config.tile,
-                         self.config.tile_overlap, self.store.folder)
+                         self.config.tile_overlap, self.store.folder,
+                         streaming=self._streaming())
 
-    def _generative_job(self, spec: UpscalerSpec, group: DatasetGroup, context: Context,
+    def _generative_job(self, spec: UpscalerSpec, group: DatasetGroup, context: Any,
                         weights_hash: str) -> GenerativeJob | None:
-        sizes = Counter(max(a.shape[:2]) for a in group.lr.values())
-        size = sizes.most_common(1)[0][0] * self.config.scale
-        fit_key = self._output_key(spec, weights_hash, "fit", group.content_hash, size,
-                                   group.name, fit=True)
+        size = plan.generation_size(group.sizes.values(), self.config.scale)
+        fit_key = self.identity.fit_key(spec, weights_hash, group.content_hash, size,
+                                        group.name)
         fit_dir = self.store.relative(
             self.store.path_for("fits", spec.name, f"{group.name}-{fit_key[:12]}"))
-        count = self.config.generate or len(group.lr)
+        count = self.config.generate or len(group.items)
         first = self.config.generate_seed
-        keys = {s: self._output_key(spec, weights_hash, fit_key, "seed", s)
+        keys = {s: self.identity.generated_key(spec, weights_hash, fit_key, s)
                 for s in range(first, first + count)}
         done = self.store.done_outputs(keys.values())
         chain = f"generate{size}"
         targets = []
         for seed, key in keys.items():
-            image_id = f"seed{seed:04d}"
+            image_id = plan.generated_id(seed)
             if key in done:
-                self._reuse(key, done[key], group.name, image_id, None)
+                self._reuse(key, done[key], group, image_id)
                 continue
             path, side = self._image_path(spec.name, group.name, image_id)
             targets.append(Target(image_id, key, path, side, seed=seed))
@@ -367,109 +314,77 @@ class Bench:
         label = self._start_cell(spec, group, chain, targets, count)
         if not targets:
             return None
-        fit_cell = content_key("fit", fit_key)
-        fitted = self.store.db.execute(
-            "SELECT 1 FROM cells WHERE cell_key = ? AND status = 'ok'", (fit_cell,)
-        ).fetchone()
-        images = None if fitted else [group.lr[i] for i in sorted(group.lr)]
+        fit_cell = plan.fit_cell_key(fit_key)
+        readers = None if self.store.cell_ok(fit_cell) else group.readers()
         self.cells[label]["fit"] = dict(cell_key=fit_cell, fit_key=fit_key,
                                         size=size, fit_dir=fit_dir)
         return GenerativeJob(label, spec, context, size, fit_dir, targets, self.store.folder,
-                             images=images)
+                             images=readers, streaming=self._streaming())
 
     # ------------------------------------------------------------- results
     def _handle(self, job: Job, event: Event) -> None:
+        self.clock = job.streaming.clock
         if isinstance(event, FitDone):
+            from .work import unpack_checkpoint
+
             fit = self.cells[job.label]["fit"]
             if event.files is not None:
                 unpack_checkpoint(event.files, self.store.folder / fit["fit_dir"])
-            self.store.put_cell(cell_key=fit["cell_key"], upscaler=job.spec.name,
-                                dataset=self.cells[job.label]["dataset"], status="ok",
-                                info={"fit_key": fit["fit_key"], "size": fit["size"],
-                                      "checkpoint": fit["fit_dir"]})
+            self.record.cell(Status.OK, cell_key=fit["cell_key"], upscaler=job.spec.name,
+                             dataset=self.cells[job.label]["dataset"],
+                             info={"fit_key": fit["fit_key"], "size": fit["size"],
+                                   "checkpoint": fit["fit_dir"]})
+            job.streaming.clock = StageClock()  # the generation's pace, not the fit's
             return
         self._record_output(job, event)
         self.reporter.item_done(job.label)
+        self.reporter.stage(job.label, job.streaming.clock.describe())
         self.remaining[job.label] -= 1
         if self.remaining[job.label] == 0:
             self._finish_cell(job.label)
 
     def _record_output(self, job: Job, result: ItemResult) -> None:
+        from .work import write_output
+
         target = result.target
         row = {**self.rows.pop(target.key), "output_key": target.key}
-        if result.error:
-            self.store.put_output(**row, status="failed", reason=result.error,
-                                  seconds=result.seconds, info=result.info)
-            self._note_failure(f"{job.label} {target.image_id}", result.error)
-            return
+        hr = self.hr.pop(target.key, None)
         side = dict(result.side_paths)
-        if not result.written:
+        if not result.error and not result.written:
             assert result.image is not None
-            side = write_output(self.store.folder, target, result.image, result.side_outputs)
-        self.store.put_output(**row, status="ok", reason=None, path=target.path,
-                              side_outputs=side, info=result.info, tiling=result.tiling,
-                              seconds=result.seconds, peak_memory_mb=result.peak_memory_mb)
-        self.summary.computed += 1
-        image = (from_uint8(result.image) if result.image is not None
-                 else load_image(self.store.folder / target.path))
-        self._queue_score(Pending(target.key, row["dataset"], target.image_id, image,
-                                  self.hr.pop(target.key, None)))
+            try:
+                side = write_output(self.store.folder, target, result.image,
+                                    result.side_outputs, self.config.png_level)
+            except OSError as exc:
+                result.error = f"cannot write the output: {type(exc).__name__}: {exc}"
+        self.record.output(row, result, job.label, side)
+        if result.error:
+            return
+        image8 = result.image
+        path = self.store.folder / target.path
+        image = (lambda: from_uint8(image8)) if image8 is not None else (lambda: load_image(path))
+        self._score(ToScore(target.key, row["dataset"], target.image_id, image, hr))
 
     def _finish_cell(self, label: str) -> None:
         cell = {k: v for k, v in self.cells[label].items() if k != "fit"}
-        failed = self._every_item_failed(label)
-        self.store.put_cell(**cell, status="failed" if failed else "ok",
-                            reason="every item failed" if failed else None)
+        self.record.finish_cell(cell)
         self.reporter.cell_finished(label)
 
-    def _every_item_failed(self, label: str) -> bool:
-        cell = self.cells[label]
-        row = self.store.db.execute(
-            "SELECT COUNT(*), SUM(status = 'ok') FROM outputs WHERE cell_key = ?",
-            (cell["cell_key"],)).fetchone()
-        return bool(row[0]) and not row[1]
-
     # -------------------------------------------------------------- scoring
-    def _queue_score(self, pending: Pending) -> None:
-        self.pending.append(pending)
-        self._flush_scores()
+    def _score(self, item: ToScore) -> None:
+        """Queue an output for the metrics that have not scored it (none: nothing is read)."""
+        specs = [m.spec for m in self.metrics.values()]
+        done = self.store.done_scores(plan.score_key(item.output_key, s) for s in specs)
+        item.metrics = [s.name for s in plan.scores_to_do(item.output_key, specs,
+                                                          item.hr is not None, done)]
+        if item.metrics:
+            self._write_scores(self.scorer.add(item))
 
-    def _flush_scores(self, force: bool = False) -> None:
-        batch = max((m.spec.batch_size for m in self.metrics.values()), default=1)
-        if not self.pending or (not force and len(self.pending) < batch):
-            return
-        pending, self.pending = self.pending, []
-        references: dict[int, np.ndarray] = {}  # each HR image read once per flush
+    def _write_scores(self, scored: Any) -> None:
+        for entry in scored:
+            self._write_score(entry)
 
-        def reference(index: int) -> np.ndarray | None:
-            hr = pending[index].hr
-            if hr is not None and index not in references:
-                references[index] = hr()
-            return references.get(index)
-
-        for name, metric in self.metrics.items():
-            spec = metric.spec
-            keys = [content_key(p.output_key, name, spec.version, spec.options) for p in pending]
-            done = self.store.done_scores(keys)
-            todo = [(i, k, p) for i, (k, p) in enumerate(zip(keys, pending, strict=True))
-                    if k not in done and (spec.kind == "no-reference" or p.hr is not None)]
-            if not todo:
-                continue
-            hr = [reference(i) if spec.kind == "full-reference" else None for i, _, _ in todo]
-            outcomes = score_batch(metric, [p.image for _, _, p in todo], hr)
-            for (_, score_key, p), outcome in zip(todo, outcomes, strict=True):
-                self.store.put_score(score_key=score_key, output_key=p.output_key, metric=name,
-                                     metric_version=spec.version, value=outcome.value,
-                                     status=outcome.status, reason=outcome.reason,
-                                     seconds=outcome.seconds)
-                if outcome.status == "ok":
-                    self.summary.scores += 1
-                else:
-                    self._note_failure(f"{name} on {p.dataset}/{p.image_id}",
-                                       outcome.reason or "")
-
-    # -------------------------------------------------------------- summary
-    def _failures(self) -> list[dict[str, str]]:
-        """Every item of the run folder that did not succeed (the database is the truth)."""
-        rows = self.store.db.execute(failures_sql(include_skipped=False)).fetchall()
-        return [dict(zip(FAILURE_COLUMNS, row, strict=True)) for row in rows]
+    def _write_score(self, scored: Scored) -> None:
+        item, name, _ = scored
+        spec = self.metrics[name].spec
+        self.record.score(scored, plan.score_key(item.output_key, spec), spec.version)

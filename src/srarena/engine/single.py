@@ -70,6 +70,43 @@ def _step_function(
     return one
 
 
+def run_chain_batch(instances: dict[int, Upscaler], chain: Chain,
+                    images: list[np.ndarray]) -> list[ChainResult]:
+    """:func:`run_chain` on same-shaped images at once, untiled, each step through
+    ``upscale_batch``: the same results as one image at a time."""
+    current = list(images)
+    outs = [ChainResult(image) for image in images]
+    for index, step in enumerate(chain.steps):
+        upscaler = instances[step]
+        height, width = current[0].shape[:2]
+        padded = [pad_to_requirements(image, upscaler.spec.size) for image in current]
+        expected = (padded[0].shape[0] * step, padded[0].shape[1] * step)
+        results = upscaler.upscale_batch(padded)
+        if len(results) != len(padded):
+            raise OutputError(f"{upscaler.spec.name} returned {len(results)} results for "
+                              f"{len(padded)} images")
+        prefix = f"step{index + 1}_x{step}"
+        for i, raw in enumerate(results):
+            result = check_output(raw, expected, upscaler.spec.name)
+            current[i] = result.image[: height * step, : width * step]
+            outs[i].tiles.append(None)
+            for name, array in result.side_outputs.items():
+                outs[i].side_outputs[f"{prefix}_{name}"] = np.asarray(array)
+            if result.info:
+                outs[i].info[prefix] = result.info
+    for image, out, sr in zip(images, outs, current, strict=True):
+        out.image = _to_target(sr, image, chain)
+    return outs
+
+
+def _to_target(sr: np.ndarray, image: np.ndarray, chain: Chain) -> np.ndarray:
+    """The chain's output brought to the requested scale (bicubic) when it overshoots."""
+    if not chain.needs_resize:
+        return sr
+    height, width = image.shape[:2]
+    return np.clip(resize(sr, width * chain.target, height * chain.target, "bicubic"), 0.0, 1.0)
+
+
 def run_chain(
     instances: dict[int, Upscaler],
     chain: Chain,
@@ -98,10 +135,5 @@ def run_chain(
                 out.side_outputs[f"{prefix}_{name}"] = np.asarray(array)
             if result.info:
                 out.info[prefix] = result.info
-    if chain.needs_resize:
-        height, width = image.shape[:2]
-        current = np.clip(
-            resize(current, width * chain.target, height * chain.target, "bicubic"), 0.0, 1.0
-        )
-    out.image = current
+    out.image = _to_target(current, image, chain)
     return out

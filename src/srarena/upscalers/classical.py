@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from ..components import Upscaler, UpscaleResult
@@ -16,3 +20,10 @@ class ClassicalUpscaler(Upscaler):
         method = self.spec.options["filter"]
         out = resize(image, width * self.scale, height * self.scale, method)
         return UpscaleResult(np.clip(out, 0.0, 1.0))
+
+    def upscale_batch(self, images: Sequence[np.ndarray]) -> list[UpscaleResult]:
+        """The images on parallel threads (Pillow releases the GIL while it resamples)."""
+        if len(images) < 2:
+            return [self.upscale(image) for image in images]
+        with ThreadPoolExecutor(min(len(images), os.cpu_count() or 1)) as pool:
+            return list(pool.map(self.upscale, images))
