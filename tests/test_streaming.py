@@ -280,3 +280,38 @@ def _count(folder: Path, table_name: str) -> int:
                               ).fetchone()[0]
     except sqlite3.Error:
         return 0
+
+
+def test_progress_tells_items_per_second_and_the_busy_stage(fake_plugin, tmp_path):
+    from srarena.engine.reporter import Reporter
+
+    class Recording(Reporter):
+        def __init__(self):
+            self.stages = []
+
+        def stage(self, label, text):
+            self.stages.append((label, text))
+
+    reporter = Recording()
+    Bench(fake_plugin, BenchConfig(upscalers=["fake-x2"], datasets=["noise:4"],
+                                   metrics=["fake-mean"], scale=2), tmp_path / "run",
+          reporter).run()
+    assert len(reporter.stages) == 4
+    label, text = reporter.stages[-1]
+    assert label == "fake-x2 · noise" and "items/s" in text and "% busy" in text
+
+
+def test_rich_progress_shows_the_stage(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from srarena.cli.console import RichReporter
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=False, width=200)
+    with RichReporter(console) as reporter:
+        reporter.cell_started("up · data", 2)
+        reporter.item_done("up · data")
+        reporter.stage("up · data", "3.10 items/s · upscaler 95 % busy")
+    assert "3.10 items/s · upscaler 95 % busy" in buffer.getvalue()

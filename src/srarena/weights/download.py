@@ -28,7 +28,8 @@ from . import cache, missing_message, offline
 from .errors import ChecksumMismatch, DownloadError, WeightsError, WeightsInvalid, WeightsMissing
 from .validate import check, run_validator
 
-Progress = Callable[[str, int, "int | None"], None]
+DownloadProgress = Callable[[str, int, "int | None"], None]
+"""``progress(label, bytes_done, bytes_total)`` of a download (total None when unknown)."""
 """``progress(filename, bytes_done, bytes_total_or_None)``, called as bytes arrive."""
 
 DEFAULT_TIMEOUT = 10.0
@@ -83,7 +84,7 @@ def download(
     url: str,
     part: Path,
     label: str,
-    progress: Progress | None = None,
+    progress: DownloadProgress | None = None,
     expected_size: int | None = None,
 ) -> None:
     """Download ``url`` into ``part``, resuming from the bytes ``part`` already holds.
@@ -153,7 +154,7 @@ def download(
 
 
 def fetch_file(
-    weights: WeightSet, wf: WeightFile, progress: Progress | None = None
+    weights: WeightSet, wf: WeightFile, progress: DownloadProgress | None = None
 ) -> cache.FileStatus:
     """Download one file from its first working source, check it, and install it."""
     if offline():
@@ -226,7 +227,7 @@ def _check(
     return None
 
 
-def fetch(weights: WeightSet, progress: Progress | None = None) -> list[cache.FileStatus]:
+def fetch(weights: WeightSet, progress: DownloadProgress | None = None) -> list[cache.FileStatus]:
     """Make every file of a set present and checked, downloading what is missing or bad.
 
     Files already installed are re-hashed only if they changed since their record. Errors
