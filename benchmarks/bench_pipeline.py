@@ -200,6 +200,8 @@ def throughput(sizes: tuple[int, int]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a self-check)")
+    parser.add_argument("--only", choices=("overlap", "memory", "throughput"),
+                        help="run one of the three measurements")
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
@@ -214,18 +216,24 @@ def main() -> None:
     rate = (4, 12) if options.quick else (10, 60)
     make_paired(max(over[1], rate[1]))
     print(f"cpus: {os.cpu_count()}, stand-in compute {COMPUTE_S:.2f} s per image")
+    parts = {options.only} if options.only else {"overlap", "memory", "throughput"}
     for name, workers in (("streaming", None), ("serial reference", 0)):
+        if "overlap" not in parts:
+            break
         result = overlap(over, workers)
         print(f"overlap ({name}): wall {result['walls_s'][0]:.1f} s for {over[0]}, "
               f"{result['walls_s'][1]:.1f} s for {over[1]} outputs; marginal "
               f"{result['marginal_s']:.3f} s per output = {result['ratio']:.3f}x the compute "
               "(goal <= 1.10)")
-    peaks = memory(mem)
-    print(f"memory: peak RSS {peaks[0]:.0f} MB at {mem[0]} inputs, {peaks[1]:.0f} MB at "
-          f"{mem[1]}: {100 * (peaks[1] / peaks[0] - 1):+.1f} % (goal within 10 %)")
-    result = throughput(rate)
-    print(f"bicubic 8x + niqe: bench {result['bench_images_s']:.2f} images/s, plain loop "
-          f"{result['loop_images_s']:.2f} images/s: the bench is {result['ratio']:.2f}x the loop")
+    if "memory" in parts:
+        peaks = memory(mem)
+        print(f"memory: peak RSS {peaks[0]:.0f} MB at {mem[0]} inputs, {peaks[1]:.0f} MB at "
+              f"{mem[1]}: {100 * (peaks[1] / peaks[0] - 1):+.1f} % (goal within 10 %)")
+    if "throughput" in parts:
+        result = throughput(rate)
+        print(f"bicubic 8x + niqe: bench {result['bench_images_s']:.2f} images/s, plain loop "
+              f"{result['loop_images_s']:.2f} images/s: the bench is {result['ratio']:.2f}x "
+              "the loop")
 
 
 if __name__ == "__main__":
