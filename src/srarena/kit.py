@@ -23,10 +23,12 @@ from .imageio import (
     to_uint8,
     to_uint8_float32,
 )
+from .weights.cache import folder as weights_folder
 from .weights.cache import known_sha256, sha256_file
 from .weights.errors import UnsafePickle, WeightsError, WeightsInvalid, WeightsMissing
 from .weights.statedict import diff_shapes, load_state, shapes
 from .weights.unpickler import load_restricted, numpy_globals, tensor_globals
+from .weights.validate import add as add_weights
 
 __all__ = [
     "FILTERS",
@@ -35,6 +37,7 @@ __all__ = [
     "WeightsError",
     "WeightsInvalid",
     "WeightsMissing",
+    "add_weights",
     "atomic_write",
     "atomic_write_text",
     "diff_shapes",
@@ -55,4 +58,5 @@ __all__ = [
     "tensor_globals",
     "to_uint8",
     "to_uint8_float32",
+    "weights_folder",
 ]

@@ -22,13 +22,21 @@ def fingerprint(t: torch.Tensor) -> list[float]:
     return [float(x.sum()), float((x * x).sum()), float((x * w).sum())]
 
 
-def check_fingerprints(tensors, expected, rtol: float, what: str) -> None:
-    """Each tensor's fingerprint within the error a relative L2 error ``rtol`` allows."""
+def check_fingerprints(tensors, expected, rtol, what: str, atol=None) -> None:
+    """Each tensor's fingerprint within the error a relative L2 error ``rtol`` allows.
+
+    ``rtol`` is one number or one per tensor. ``atol``, if given, holds one row of absolute
+    allowances per tensor (for the sum, the sum of squares and the cosine-weighted sum), added
+    to the relative ones.
+    """
     expected = np.asarray(expected, np.float64).reshape(len(tensors), -1)
+    rtol = np.broadcast_to(np.asarray(rtol, np.float64), (len(tensors),))
+    atol = np.zeros((len(tensors), 3)) if atol is None else np.asarray(atol, np.float64)
     for i, (t, row) in enumerate(zip(tensors, expected, strict=True)):
         got = np.asarray(fingerprint(t))
         n, norm2 = t.numel(), max(float(row[1]), 1e-30)
-        tol = np.array([math.sqrt(n * norm2), 2 * norm2, math.sqrt(n * norm2)]) * rtol + 1e-12
+        tol = (np.array([math.sqrt(n * norm2), 2 * norm2, math.sqrt(n * norm2)]) * rtol[i]
+               + atol[i] + 1e-12)
         bad = np.abs(got - row[:3]) > tol
         assert not bad.any(), f"{what}[{i}]: fingerprint {got} vs official {row[:3]} (tol {tol})"
 

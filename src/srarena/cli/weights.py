@@ -163,13 +163,28 @@ def fetch(
 
 @weights_app.command("add")
 def add(
-    name: str = typer.Argument(..., help="Weight set (or component) the files belong to."),
+    name: str = typer.Argument(
+        ..., help="Weight set (or component) the files belong to, or an importer (e.g. "
+                  "spandrel): then each file becomes a component of its own."),
     files: list[Path] = typer.Argument(..., help="Downloaded files, or a folder holding them."),
+    new_name: str | None = typer.Option(
+        None, "--name", help="With an importer: the name of the component the file(s) make."),
 ):
-    """Install files downloaded by hand, after checking them against the architecture."""
+    """Install files downloaded by hand, after checking them against the architecture.
+
+    When NAME is an importer (``srarena plugins`` lists the plugins that have one), each
+    file is handed to it: it installs the file and registers a component for it, named
+    after the file or ``--name``.
+    """
     from .. import weights
     from ..weights import validate
 
+    importer = _importer(name)
+    if importer is not None:
+        raise typer.Exit(_import(importer, files, new_name))
+    if new_name is not None:
+        raise _fail(ValueError(f"--name applies to importers; {name!r} is a weight set "
+                               "(its files keep their declared names)"), 2)
     ws = _find(name)
     try:
         results = validate.add(ws, files)
@@ -177,6 +192,36 @@ def add(
         raise _fail(exc) from None
     for st in results:
         typer.echo(f"{ws.name}/{st.filename}: installed, sha256 {st.sha256} ({st.describe()})")
+
+
+def _importer(name: str) -> Any:
+    """The importer registered under ``name`` (``srarena_register_importers``), or None."""
+    from ..plugins import get_registry
+
+    importers = getattr(get_registry(), "importers", None) or {}
+    return importers.get(name)
+
+
+def _import(spec: Any, files: list[Path], new_name: str | None) -> int:
+    """Hand each file to an importer (``spec.load()(path, name) -> line``); 1 if one failed."""
+    from .. import weights
+
+    try:
+        func = spec.load()
+    except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, not raised
+        typer.secho(f"error: the importer {spec.name} cannot be loaded: "
+                    f"{type(exc).__name__}: {exc}", fg="red", err=True)
+        return 1
+    failed = 0
+    for path in files:
+        try:
+            line = func(Path(path), new_name)
+        except (ValueError, weights.WeightsError) as exc:
+            typer.secho(f"error: {spec.name} refused {path}: {exc}", fg="red", err=True)
+            failed += 1
+            continue
+        typer.echo(line)
+    return 1 if failed else 0
 
 
 @weights_app.command("verify")

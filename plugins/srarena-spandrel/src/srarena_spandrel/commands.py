@@ -1,0 +1,93 @@
+"""``srarena spandrel list|remove``: the added models and the zoo (no torch here)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import typer
+
+from . import manifest, zoo
+from .facts import precision_ok, summary
+
+spandrel_app = typer.Typer(
+    name="spandrel",
+    help="spandrel models: the ones you added (srarena weights add spandrel FILE --name NAME) "
+         "and the curated zoo.",
+    no_args_is_help=True,
+)
+
+
+def rows() -> list[dict]:
+    """One row per added model and per zoo model."""
+    found = []
+    for model, entry in sorted(manifest.read().items()):
+        files = sorted(entry["files"], key=lambda f: f["scale"])
+        found.append({
+            "upscaler": f"spandrel:{model}", "kind": "added",
+            "scales": [f["scale"] for f in files],
+            "models": [summary(f) for f in files],
+            "precisions": ["fp32"] + [p for p in ("fp16", "bf16")
+                                      if all(precision_ok(f, p) for f in files)],
+            "sources": [f.get("source", "") for f in files],
+            "licence": entry.get("licence") or "the file's own",
+        })
+    for item in zoo.ZOO:
+        found.append({
+            "upscaler": f"spandrel:{item.name}", "kind": "zoo", "scales": [item.facts["scale"]],
+            "models": [summary(item.facts)], "precisions": ["fp32"],
+            "sources": [s.describe() for s in item.sources], "licence": item.licence,
+        })
+    return found
+
+
+@spandrel_app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")):
+    """The models you added and the zoo: architecture, scales, precisions, where from."""
+    found = rows()
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"spandrel models (manifest: {manifest.path()})")
+    for column in ("upscaler", "kind", "model (per scale)", "precisions", "from"):
+        table.add_column(column)
+    for row in found:
+        table.add_row(row["upscaler"], row["kind"], "\n".join(row["models"]),
+                      ", ".join(row["precisions"]), escape("\n".join(row["sources"])))
+    Console().print(table)
+
+
+@spandrel_app.command("remove")
+def remove(
+    name: str = typer.Argument(..., help="An added model (NAME or spandrel:NAME)."),
+    scale: int | None = typer.Option(None, "--scale", help="Remove only this scale's file."),
+):
+    """Forget an added model (or one scale of it) and delete its files from the cache."""
+    from srarena.kit import weights_folder
+
+    model = name.removeprefix("spandrel:")
+    models = manifest.read()
+    if model not in models:
+        typer.secho(f"error: no added model {model!r}; see `srarena spandrel list`", fg="red",
+                    err=True)
+        raise typer.Exit(1)
+    entry = models[model]
+    folder = weights_folder(manifest.spec(model, entry).weights)
+    keep = [f for f in entry["files"] if scale is not None and f["scale"] != scale]
+    if scale is not None and len(keep) == len(entry["files"]):
+        typer.secho(f"error: spandrel:{model} has no x{scale} file", fg="red", err=True)
+        raise typer.Exit(1)
+    if keep:
+        for facts in entry["files"]:
+            if facts["scale"] == scale:
+                (folder / facts["filename"]).unlink(missing_ok=True)
+        models[model] = {**entry, "files": keep}
+    else:
+        del models[model]
+        shutil.rmtree(folder, ignore_errors=True)
+    manifest.write(models)
+    typer.echo(f"spandrel:{model}: removed" + (f" its x{scale} file" if keep else ""))

@@ -1,0 +1,127 @@
+"""Safe loading and refusals: a malicious pickle runs nothing; files that are not SR models
+(restoration, x1) or not models at all are refused with a clear message, when added and
+when loaded."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+class Evil:
+    """A pickle payload: unpickling it runs ``touch MARKER``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _evil_files(folder: Path, marker: Path) -> list[Path]:
+    """The payload in torch's zip format (a pickle inside), and as bare pickles (protocol 2,
+    torch's, and 4, Python's default)."""
+    import torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    zipped = folder / "evil.pth"
+    torch.save({"params": {"conv.weight": torch.zeros(2, 2)}, "extra": Evil(marker)}, zipped)
+    paths = [zipped]
+    for protocol in (2, 4):
+        bare = folder / f"evil-p{protocol}.ckpt"
+        bare.write_bytes(pickle.dumps({"params": {"w": [0.0]}, "extra": Evil(marker)},
+                                      protocol=protocol))
+        paths.append(bare)
+    return paths
+
+
+def test_the_payload_is_real(tmp_path):
+    """Unpickled without precautions, the file does run its command (so the refusals below
+    mean something)."""
+    marker = tmp_path / "ran"
+    legacy = _evil_files(tmp_path / "m", marker)[1]
+    code = f"import pickle; pickle.load(open({str(legacy)!r}, 'rb'))"
+    subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
+                   cwd=Path(__file__).parent)
+    assert marker.exists()
+
+
+def test_a_malicious_pickle_is_refused_and_runs_nothing(sp, tmp_path):
+    marker = tmp_path / "pwned"
+    for path in _evil_files(tmp_path / "m", marker):
+        result = sp.cli("weights", "add", "spandrel", path, "--name", "evil")
+        assert result.exit_code == 1, result.output
+        assert "refused before anything in it ran" in result.output
+        if "p4" not in path.name:  # torch names the refused global (posix.system)
+            assert "system" in result.output
+        source = sp.write_png(tmp_path / "a.png", sp.make_image(8, 8))
+        result = sp.cli("upscale", "-u", "spandrel", "--weights", path, "--scale", 2, source,
+                        tmp_path / "out.png")
+        assert result.exit_code == 1, result.output
+        assert "refused" in result.output
+    assert not marker.exists()
+    assert not (tmp_path / "out.png").exists()
+    assert "spandrel:evil" not in sp.cli("spandrel", "list", "--json").output
+
+
+@pytest.mark.parametrize("which, words", [
+    ("SCUNET", "a restoration model"),
+    ("COMPACT_X1", "a restoration model"),
+])
+def test_models_that_are_not_sr_are_refused(which, words, sp, tmp_path):
+    path = getattr(sp, which).write(tmp_path / "m")
+    result = sp.cli("weights", "add", "spandrel", path, "--name", "nope")
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert words in text and "not a super-resolution model" in text
+    source = sp.write_png(tmp_path / "a.png", sp.make_image(8, 8))
+    result = sp.cli("upscale", "-u", "spandrel", "--weights", path, "--scale", 2, source,
+                    tmp_path / "out.png")
+    assert result.exit_code == 1 and "not a super-resolution model" in result.output
+
+
+def test_a_non_sr_file_is_refused_at_load_time_too(sp, tmp_path):
+    """Past every check (handed straight to the implementation), the upscaler refuses it."""
+    from srarena_spandrel.upscaler import SpandrelUpscaler
+
+    from srarena import testing
+    from srarena.kit import WeightsInvalid
+
+    path = sp.SCUNET.write(tmp_path / "m")
+    spec = testing.registered("upscaler", "spandrel")
+    with pytest.raises(WeightsInvalid, match="not a super-resolution model"):
+        SpandrelUpscaler(spec, 2, testing.context(weights={"model": path}))
+
+
+def test_files_that_are_no_models_are_refused(sp, tmp_path):
+    import torch
+
+    onnx = tmp_path / "model.onnx"
+    onnx.write_bytes(b"\x08\x01")
+    result = sp.cli("weights", "add", "spandrel", onnx)
+    assert result.exit_code == 1 and ".safetensors" in result.output
+    foreign = tmp_path / "foreign.pth"
+    torch.save({"a.weight": torch.zeros(3, 3)}, foreign)
+    result = sp.cli("weights", "add", "spandrel", foreign)
+    assert result.exit_code == 1 and "does not recognise" in result.output
+    script = tmp_path / "scripted.pt"
+    torch.jit.script(torch.nn.Conv2d(3, 3, 1)).save(str(script))
+    result = sp.cli("weights", "add", "spandrel", script)
+    assert result.exit_code == 1 and "TorchScript" in result.output
+    result = sp.cli("weights", "add", "spandrel", tmp_path / "absent.pth")
+    assert result.exit_code == 1 and "no such file" in result.output
+
+
+def test_zoo_names_and_weight_sets_are_not_taken_by_added_models(models, sp):
+    result = sp.cli("weights", "add", "spandrel", models["esrgan"], "--name",
+                    "realesrgan-x4plus")
+    assert result.exit_code == 1 and "zoo model" in result.output
+    result = sp.cli("weights", "add", "spandrel", models["esrgan"], "--name", "Bad Name")
+    assert result.exit_code == 1 and "lower-case" in result.output
+    result = sp.cli("weights", "add", "bicubic-nothing", models["esrgan"], "--name", "x")
+    assert result.exit_code == 2 and "--name applies to importers" in result.output
