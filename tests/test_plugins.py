@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -127,3 +128,86 @@ def test_empty_plugin_selection_loads_only_builtins(monkeypatch):
     registry = plugins.get_registry(refresh=True)
     assert all(info.builtin for info in registry.plugins)
     plugins.get_registry(refresh=True)
+
+
+def test_a_misspelt_hook_fails_its_plugin_by_name(plugin_dir, monkeypatch):
+    _write_module(plugin_dir, "plug_typo", """
+        import srarena
+        from srarena import UpscalerSpec
+        SRARENA_API = 1
+        @srarena.hookimpl
+        def srarena_register_upscaler(register):
+            register(UpscalerSpec(name="typo", factory="x:y", scales=(2,)))
+    """)
+    monkeypatch.setenv("SRARENA_PLUGIN_MODULES", "plug_typo")
+    registry = plugins.get_registry(refresh=True)
+    (info,) = [i for i in registry.plugins if i.name == "plug_typo"]
+    assert "unknown hook srarena_register_upscaler" in info.error
+    assert "srarena_register_upscalers" in info.error  # the known hooks are listed
+    assert "typo" not in registry.upscalers
+    env = {**os.environ, "SRARENA_PLUGIN_MODULES": "plug_typo",
+           "PYTHONPATH": os.pathsep.join([str(plugin_dir), os.environ.get("PYTHONPATH", "")])}
+    rows = {r["plugin"]: r for r in json.loads(run_cli("plugins", "--json", env=env).stdout)}
+    assert rows["plug_typo"]["status"] == "failed"
+    assert "srarena_register_upscaler" in rows["plug_typo"]["error"]
+
+
+def test_commands_come_through_the_hook_and_the_modules_load_once(plugin_dir, monkeypatch):
+    _write_module(plugin_dir, "plug_cmd", """
+        import srarena
+        SRARENA_API = 1
+        LOADS = []
+        LOADS.append(1)
+        @srarena.hookimpl
+        def srarena_register_commands(app):
+            @app.command("hello-probe")
+            def hello():
+                print("hello from a plugin", len(LOADS))
+    """)
+    monkeypatch.setenv("SRARENA_PLUGIN_MODULES", "plug_cmd")
+    calls = []
+    original = plugins._external_modules
+
+    def counted():
+        calls.append(1)
+        return original()
+
+    monkeypatch.setattr(plugins, "_external_modules", counted)
+    import typer
+    from typer.testing import CliRunner
+
+    app = typer.Typer()
+    registry = plugins.get_registry(refresh=True)
+    assert registry.add_commands(app) == []
+    result = CliRunner().invoke(app, ["hello-probe"])
+    assert result.exit_code == 0 and "hello from a plugin 1" in result.output
+    assert calls == [1]  # one scan of the entry points for the registry and the commands
+    names = {c.name for c in app.registered_commands}
+    assert {"bench", "plugins", "hello-probe"} <= names  # the core's commands, by the hook
+
+
+def test_a_failing_command_hook_warns_and_the_others_stay(plugin_dir, monkeypatch):
+    _write_module(plugin_dir, "plug_bad_cmd", """
+        import srarena
+        SRARENA_API = 1
+        @srarena.hookimpl
+        def srarena_register_commands(app):
+            raise RuntimeError("no commands today")
+    """)
+    monkeypatch.setenv("SRARENA_PLUGIN_MODULES", "plug_bad_cmd")
+    import typer
+
+    app = typer.Typer()
+    warnings = plugins.get_registry(refresh=True).add_commands(app)
+    assert len(warnings) == 1 and "no commands today" in warnings[0]
+    assert "bench" in {c.name for c in app.registered_commands}
+
+
+def test_spec_versions_come_from_the_distribution():
+    registry = plugins.get_registry(refresh=True)
+    from srarena import __version__
+
+    assert registry.upscaler("bicubic").version == __version__
+    for name, spec in registry.upscalers.items():
+        info = registry.plugin_of("upscaler", name)
+        assert spec.version == info.version, name

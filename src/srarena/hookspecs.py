@@ -8,35 +8,41 @@ only the arguments it names, so old plugins keep working.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
+
+if TYPE_CHECKING:
+    import typer
+
+    from .specs import DatasetSpec, ImporterSpec, MetricSpec, UpscalerSpec
 
 hookspec = pluggy.HookspecMarker("srarena")
 hookimpl = pluggy.HookimplMarker("srarena")
 
 
 @hookspec
-def srarena_register_upscalers(register: Any) -> None:
+def srarena_register_upscalers(register: Callable[[UpscalerSpec], None]) -> None:
     """Call ``register(UpscalerSpec(...))`` once for each upscaler the plugin provides."""
 
 
 @hookspec
-def srarena_register_metrics(register: Any) -> None:
+def srarena_register_metrics(register: Callable[[MetricSpec], None]) -> None:
     """Call ``register(MetricSpec(...))`` once for each metric the plugin provides."""
 
 
 @hookspec
-def srarena_register_datasets(register: Any) -> None:
+def srarena_register_datasets(register: Callable[[DatasetSpec], None]) -> None:
     """Call ``register(DatasetSpec(...))`` once for each dataset source the plugin provides."""
 
 
 @hookspec
-def srarena_register_importers(register: Any) -> None:
+def srarena_register_importers(register: Callable[[ImporterSpec], None]) -> None:
     """Call ``register(ImporterSpec(...))`` for each kind of user model file the plugin turns
     into components (``srarena weights add NAME FILE``)."""
 
 
 @hookspec
-def srarena_register_commands(app: Any) -> None:
+def srarena_register_commands(app: typer.Typer) -> None:
     """Add subcommands to the ``srarena`` typer app (``app.command()`` or ``app.add_typer``)."""

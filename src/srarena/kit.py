@@ -26,7 +26,7 @@ from .imageio import (
 from .weights.cache import folder as weights_folder
 from .weights.cache import known_sha256, sha256_file
 from .weights.errors import UnsafePickle, WeightsError, WeightsInvalid, WeightsMissing
-from .weights.statedict import diff_shapes, load_state, shapes
+from .weights.statedict import check_state_file, diff_shapes, load_state, shapes
 from .weights.unpickler import load_restricted, numpy_globals, tensor_globals
 from .weights.validate import add as add_weights
 
@@ -40,6 +40,7 @@ __all__ = [
     "add_weights",
     "atomic_write",
     "atomic_write_text",
+    "check_state_file",
     "diff_shapes",
     "exact_cuda",
     "from_uint8",

@@ -23,7 +23,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .specs import DatasetSpec, MetricSpec, SpecError, UpscalerSpec
+from .specs import DatasetSpec, ImporterSpec, MetricSpec, SpecError, UpscalerSpec
 
 API_VERSION = (1, 0)
 ENTRY_POINT_GROUP = "srarena"
@@ -33,7 +33,15 @@ BUILTIN_PLUGINS = (
     "srarena.builtins.niqe",
     "srarena.builtins.datasets",
     "srarena.builtins.iqa",
+    "srarena.builtins.commands",
 )
+KINDS: dict[str, tuple[type, str]] = {
+    "upscaler": (UpscalerSpec, "srarena_register_upscalers"),
+    "metric": (MetricSpec, "srarena_register_metrics"),
+    "dataset": (DatasetSpec, "srarena_register_datasets"),
+    "importer": (ImporterSpec, "srarena_register_importers"),
+}
+"""Each kind of component: the spec a plugin registers and the hook it registers it in."""
 
 
 @dataclass
@@ -62,8 +70,12 @@ class Registry:
     upscalers: dict[str, UpscalerSpec] = field(default_factory=dict)
     metrics: dict[str, MetricSpec] = field(default_factory=dict)
     datasets: dict[str, DatasetSpec] = field(default_factory=dict)
+    importers: dict[str, ImporterSpec] = field(default_factory=dict)
     plugins: list[PluginInfo] = field(default_factory=list)
     owner: dict[tuple[str, str], PluginInfo] = field(default_factory=dict)
+    managers: dict[str, pluggy.PluginManager] = field(default_factory=dict)
+    """The pluggy manager of each loaded plugin module (by module name): the one place the
+    loaded modules are held, for the registration hooks and the commands alike."""
 
     def upscaler(self, name: str) -> UpscalerSpec:
         return _lookup(self.upscalers, "upscaler", name)
@@ -73,6 +85,26 @@ class Registry:
 
     def dataset(self, name: str) -> DatasetSpec:
         return _lookup(self.datasets, "dataset", name)
+
+    def importer(self, name: str) -> ImporterSpec:
+        return _lookup(self.importers, "importer", name)
+
+    def table(self, kind: str) -> dict[str, Any]:
+        return getattr(self, kind + "s")
+
+    def add_commands(self, app: Any) -> list[str]:
+        """Call every loaded plugin's ``srarena_register_commands(app)`` (built-ins first);
+        returns a warning for each plugin whose hook raised (the others still add theirs)."""
+        warnings = []
+        for module, manager in self.managers.items():
+            try:
+                manager.hook.srarena_register_commands(app=app)
+            except Exception as exc:  # noqa: BLE001 - a plugin's command must not break the CLI
+                if _raise_errors():
+                    raise
+                warnings.append(f"plugin {module} failed to add commands: "
+                                f"{type(exc).__name__}: {exc}")
+        return warnings
 
     def plugin_of(self, kind: str, name: str) -> PluginInfo | None:
         return self.owner.get((kind, name))
@@ -168,35 +200,50 @@ def _external_modules() -> list[tuple[PluginInfo, Any]]:
     return found
 
 
+def _manager(info: PluginInfo, module: Any) -> pluggy.PluginManager:
+    """A pluggy manager holding one plugin module, its hooks checked against the specs: a
+    hook with no spec (a misspelt name) makes the plugin fail, naming the hook."""
+    manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    manager.add_hookspecs(hookspecs)
+    manager.register(module, name=info.name)
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as exc:
+        known = ", ".join(sorted(n for n in dir(hookspecs) if n.startswith("srarena_")))
+        unknown = sorted(n for n in dir(module)
+                         if n.startswith("srarena_") and callable(getattr(module, n))
+                         and not hasattr(hookspecs, n))
+        raise SpecError(f"unknown hook {', '.join(unknown) or exc}; known hooks: {known}"
+                        ) from None
+    return manager
+
+
+def _registered(manager: pluggy.PluginManager) -> list[tuple[str, Any]]:
+    """What a plugin registers, kind by kind, each spec checked to be of its kind."""
+    found: list[tuple[str, Any]] = []
+    for kind, (cls, hook_name) in KINDS.items():
+
+        def register(spec: Any, _kind: str = kind, _cls: type = cls) -> None:
+            if not isinstance(spec, _cls):
+                raise SpecError(f"register() for {_kind}s got {type(spec).__name__}")
+            found.append((_kind, spec))
+
+        getattr(manager.hook, hook_name)(register=register)
+    return found
+
+
 def build_registry() -> Registry:
-    """Load every plugin and collect what each registers."""
+    """Load every plugin once and collect what each registers."""
     registry = Registry()
-    kinds: dict[str, tuple[type, dict[str, Any], str]] = {
-        "upscaler": (UpscalerSpec, registry.upscalers, "srarena_register_upscalers"),
-        "metric": (MetricSpec, registry.metrics, "srarena_register_metrics"),
-        "dataset": (DatasetSpec, registry.datasets, "srarena_register_datasets"),
-    }
     for info, module in _builtin_modules() + _external_modules():
         registry.plugins.append(info)
         if module is None:
             continue
-        manager = pluggy.PluginManager("srarena")
-        manager.add_hookspecs(hookspecs)
-        pending: list[tuple[str, Any]] = []
         try:
-            manager.register(module, name=info.name)
-            for kind, (cls, _, hook_name) in kinds.items():
-
-                def register(spec: Any, _kind: str = kind, _cls: type = cls,
-                             _sink: list[tuple[str, Any]] = pending) -> None:
-                    if not isinstance(spec, _cls):
-                        raise SpecError(f"register() for {_kind}s got {type(spec).__name__}")
-                    _sink.append((_kind, spec))
-
-                getattr(manager.hook, hook_name)(register=register)
+            manager = _manager(info, module)
+            pending = _registered(manager)
             for kind, spec in pending:
-                table = kinds[kind][1]
-                if spec.name in table:
+                if spec.name in registry.table(kind):
                     other = registry.owner[(kind, spec.name)]
                     raise SpecError(
                         f"{kind} name {spec.name!r} is already registered by "
@@ -207,25 +254,20 @@ def build_registry() -> Registry:
                 raise
             info.error = f"{type(exc).__name__}: {exc}"
             continue
+        registry.managers[info.module] = manager
         for kind, spec in pending:
-            kinds[kind][1][spec.name] = _with_version(spec, info.version)
+            registry.table(kind)[spec.name] = _with_version(spec, info.version)
             registry.owner[(kind, spec.name)] = info
             info.registered.append((kind, spec.name))
     return registry
 
 
 def _with_version(spec: Any, version: str) -> Any:
-    """Record the plugin's distribution version on its spec unless the spec set one."""
+    """The spec with its plugin's distribution version: the one source of a spec's version
+    (a result records it, so upgrading a plugin keys its results anew)."""
     from dataclasses import replace
 
-    return spec if spec.version != "0" else replace(spec, version=version)
-
-
-def command_hooks() -> list[Any]:
-    """Installed plugin modules that add CLI commands (the built-ins add none; loaded
-    without breaking on failure)."""
-    return [module for _, module in _external_modules()
-            if module is not None and hasattr(module, "srarena_register_commands")]
+    return replace(spec, version=version)
 
 
 _registry: Registry | None = None

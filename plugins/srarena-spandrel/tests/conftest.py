@@ -249,26 +249,3 @@ def sp():
         ARCHS=ARCHS, COMPACT_X2=COMPACT_X2, GREY_COMPACT=GREY_COMPACT, COMPACT_X1=COMPACT_X1,
         SCUNET=SCUNET,
     )
-
-
-@pytest.fixture(autouse=True)
-def _importers_until_the_registry_has_them(monkeypatch):
-    """TEMPORARY (remove once srarena.plugins.Registry has ``importers``): collect the
-    importers from the spandrel plugin module, as the registry will from every plugin."""
-    from srarena import plugins
-
-    if hasattr(plugins.Registry(), "importers"):
-        return
-    original = plugins.build_registry
-
-    def build():
-        registry = original()
-        import srarena_spandrel.plugin as module
-
-        found = {}
-        module.srarena_register_importers(register=lambda spec: found.setdefault(spec.name,
-                                                                                  spec))
-        registry.importers = found
-        return registry
-
-    monkeypatch.setattr(plugins, "build_registry", build)

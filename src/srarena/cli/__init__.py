@@ -6,8 +6,6 @@ Nothing heavy (torch, pandas, pyiqa) is imported here or at the top of a command
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
 app = typer.Typer(
@@ -31,30 +29,12 @@ def _root(
         raise typer.Exit()
 
 
-COMMAND_MODULES = (
-    "plugins_cmd",
-    "bench",
-    "analyze",
-    "upscale",
-    "score",
-    "export",
-    "new_plugin",
-    "weights",
-    "metrics",
-    "report",
-)
-
-
 def _install_commands() -> None:
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"{__name__}.{name}").register(app)
-    from ..plugins import command_hooks
+    """Every loaded plugin adds its commands (the core's through ``builtins.commands``)."""
+    from ..plugins import get_registry
 
-    for module in command_hooks():
-        try:
-            module.srarena_register_commands(app=app)
-        except Exception as exc:  # noqa: BLE001 - a plugin's command must not break the CLI
-            typer.echo(f"warning: plugin {module.__name__} failed to add commands: {exc}", err=True)
+    for warning in get_registry().add_commands(app):
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

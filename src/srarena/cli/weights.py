@@ -198,8 +198,7 @@ def _importer(name: str) -> Any:
     """The importer registered under ``name`` (``srarena_register_importers``), or None."""
     from ..plugins import get_registry
 
-    importers = getattr(get_registry(), "importers", None) or {}
-    return importers.get(name)
+    return get_registry().importers.get(name)
 
 
 def _import(spec: Any, files: list[Path], new_name: str | None) -> int:

@@ -23,6 +23,18 @@ def is_safetensors(path: str | Path) -> bool:
     return 2 <= int.from_bytes(head[:8], "little") <= path.stat().st_size - 8
 
 
+def is_torchscript(path: str | Path) -> bool:
+    """Whether a file is a TorchScript archive (a zip holding code), which ``torch.load``
+    would hand to ``torch.jit.load``."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    return any(n.split("/", 1)[-1].startswith(("code/", "constants.pkl")) for n in names)
+
+
 def load_state(path: str | Path, allow: Iterable[Any] = ()) -> Any:
     """Load a checkpoint without executing code: safetensors, or torch with ``weights_only``.
 
@@ -35,6 +47,9 @@ def load_state(path: str | Path, allow: Iterable[Any] = ()) -> Any:
         from safetensors.torch import load_file
 
         return load_file(str(path))
+    if is_torchscript(path):
+        raise UnsafePickle(f"{path}: a TorchScript archive holds code, which srarena does not "
+                           "load; save the model's state_dict (or safetensors) instead")
     import torch
 
     from .unpickler import first_line

@@ -27,11 +27,19 @@ from typing import Any
 
 import torch
 
-from srarena.atomic import atomic_write, atomic_write_text
-from srarena.weights import known_sha256, sha256_file
-from srarena.weights.errors import WeightsInvalid
-from srarena.weights.statedict import diff_shapes, load_state, shapes
-from srarena.weights.unpickler import load_restricted, numpy_globals, tensor_globals
+from srarena.kit import (
+    WeightsInvalid,
+    atomic_write,
+    atomic_write_text,
+    diff_shapes,
+    known_sha256,
+    load_restricted,
+    load_state,
+    numpy_globals,
+    sha256_file,
+    shapes,
+    tensor_globals,
+)
 
 from .arch.networks import Generator
 

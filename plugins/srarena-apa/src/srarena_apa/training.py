@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from srarena.imageio import to_uint8
+from srarena.kit import to_uint8
 
 from .arch.augment import AugmentPipe
 from .arch.networks import Discriminator, Generator

@@ -11,9 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from srarena.components import Context, GenerativeUpscaler, InputRefused, UpscaleResult
-from srarena.imageio import from_uint8
-from srarena.specs import UpscalerSpec
+from srarena import Context, GenerativeUpscaler, InputRefused, UpscaleResult, UpscalerSpec
+from srarena.kit import from_uint8
 
 from . import checkpoint as ckpt
 from .arch.networks import Generator

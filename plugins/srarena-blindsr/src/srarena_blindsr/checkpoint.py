@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from srarena.weights.statedict import diff_shapes, load_state, shapes
+from srarena.kit import diff_shapes, load_state, shapes
 
 from .arch import Discriminator, Generator
 

@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
-from srarena.components import Progress, no_progress
+from srarena import Progress, no_progress
 
 from .arch import KERNEL_SIZE, SCALE, Discriminator, Generator
 from .kernels import gaussian_kernel, grid, kernel_from_values

@@ -62,7 +62,6 @@ SPEC = UpscalerSpec(
     resources=Resources(memory_gb=4.0),
     options={"patch_size": 200, "epochs": 50, "batch": 1},
     side_outputs=("kernel",),
-    version="0.1.0",
 )
 
 

@@ -35,8 +35,7 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
-from srarena.atomic import atomic_write
-from srarena.weights.statedict import load_state
+from srarena.kit import atomic_write, load_state
 
 from .arch import KERNEL_SIZE, SCALE, Discriminator, Generator
 from .checkpoint import load_network, state_dict_of
@@ -55,7 +54,7 @@ KernelSampler = Callable[[np.random.Generator], np.ndarray]
 
 def _gaussian(sigma_1: float, sigma_2: float, theta: float) -> np.ndarray:
     """A 15x15 Gaussian from srarena's degradation module, float32."""
-    from srarena.datasets.degrade import gaussian
+    from srarena.kit import gaussian
 
     return gaussian(1, sigma_1, sigma_2, theta, size=KERNEL_SIZE).astype(np.float32)
 
@@ -69,7 +68,7 @@ def blindsr_kernel(rng: np.random.Generator) -> np.ndarray:
 
 def isotropic_kernel(rng: np.random.Generator) -> np.ndarray:
     """srarena's random isotropic x2 Gaussian (``degrade.random_isotropic``) at 15x15."""
-    from srarena.datasets.degrade import random_isotropic
+    from srarena.kit import random_isotropic
 
     sigma = random_isotropic(SCALE, rng).params["sigma"]
     return _gaussian(sigma, sigma, 0.0)
@@ -77,7 +76,7 @@ def isotropic_kernel(rng: np.random.Generator) -> np.ndarray:
 
 def anisotropic_kernel(rng: np.random.Generator) -> np.ndarray:
     """srarena's random anisotropic x2 Gaussian (``degrade.random_anisotropic``) at 15x15."""
-    from srarena.datasets.degrade import random_anisotropic
+    from srarena.kit import random_anisotropic
 
     params = random_anisotropic(SCALE, rng).params
     return _gaussian(params["sigma_1"], params["sigma_2"], params["theta"])

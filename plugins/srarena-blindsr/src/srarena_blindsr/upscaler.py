@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from srarena.components import Context, Upscaler, UpscaleResult
-from srarena.engine.cuda import exact_cuda
-from srarena.specs import UpscalerSpec
+from srarena import Context, Upscaler, UpscaleResult, UpscalerSpec
+from srarena.kit import exact_cuda
 
 from .checkpoint import load_networks
 from .inference import BATCH, DEFAULT_PATCH, EPOCHS, prepare, super_resolve, to_uint8

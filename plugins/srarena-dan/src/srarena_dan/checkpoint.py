@@ -18,8 +18,7 @@ from typing import Any
 
 import torch
 
-from srarena.weights import WeightsInvalid, WeightsMissing
-from srarena.weights.statedict import diff_shapes, load_state, shapes
+from srarena.kit import WeightsInvalid, WeightsMissing, diff_shapes, load_state, shapes
 
 from .arch import AlternatingNet, build
 from .config import Variant, parse_checkpoint_name, pca_shape

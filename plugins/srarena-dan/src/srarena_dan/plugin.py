@@ -125,7 +125,6 @@ def spec(version: str, setting: int) -> UpscalerSpec:
         options={"version": version, "setting": setting, "quantize": True},
         extra_options=ARCH_OPTIONS,
         side_outputs=("kernel", "kernel_code"),
-        version="0.1.0",
     )
 
 

@@ -15,10 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from srarena.components import Context, InputRefused, Upscaler, UpscaleResult
-from srarena.imageio import from_uint8, to_uint8_float32
-from srarena.specs import UpscalerSpec
-from srarena.weights import WeightsMissing
+from srarena import Context, InputRefused, Upscaler, UpscaleResult, UpscalerSpec
+from srarena.kit import WeightsMissing, from_uint8, to_uint8_float32
 
 from .checkpoint import load_network
 from .config import ARCH_OPTIONS, Variant, variant

@@ -16,8 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from srarena.weights import sha256_file
-from srarena.weights.statedict import diff_shapes, load_state, shapes
+from srarena.kit import diff_shapes, load_state, sha256_file, shapes
 
 PREFIX = "module."
 ALL_RE = re.compile(r"^all_(\d+)\.pth$")

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from srarena.weights.statedict import load_state
+from srarena.kit import load_state
 
 from .checkpoint import VGG_CONVS
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from srarena.hookspecs import hookimpl
-from srarena.specs import Resources, Source, UpscalerSpec, WeightFile, WeightSet
+from srarena import Resources, Source, UpscalerSpec, WeightFile, WeightSet, hookimpl
 
 SRARENA_API = 1
 

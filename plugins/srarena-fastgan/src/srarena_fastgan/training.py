@@ -26,9 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from srarena.atomic import atomic_write
-from srarena.imageio import to_uint8
-from srarena.weights.statedict import load_state
+from srarena.kit import atomic_write, load_state, to_uint8
 
 from . import checkpoint as ckpt
 from .arch import SIZES, Discriminator, Generator, init_weights

@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from srarena.components import Context, GenerativeUpscaler, InputRefused, UpscaleResult
-from srarena.specs import UpscalerSpec
+from srarena import Context, GenerativeUpscaler, InputRefused, UpscaleResult, UpscalerSpec
 
 from . import checkpoint as ckpt
 from .arch import SIZES

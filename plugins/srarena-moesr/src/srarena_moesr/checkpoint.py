@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from srarena.weights import WeightsMissing
-from srarena.weights.statedict import diff_shapes, load_state, shapes
+from srarena.kit import WeightsMissing, diff_shapes, load_state, shapes
 
 SCALES = (2, 4)
 OFFICIAL_NAMES = ("SR_networks_ensemble.pt", "ISE.pt", "KEN.pt")

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srarena.components import Progress, no_progress
+from srarena import Progress, no_progress
 
 from .arch import ISENet, KENNet, SRNet, sr_net_for
 from .sampler import CropSampler

@@ -7,10 +7,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from srarena.components import Context, InputRefused, Upscaler, UpscaleResult
-from srarena.engine.cuda import exact_cuda
-from srarena.imageio import from_uint8, to_uint8_float32
-from srarena.specs import UpscalerSpec
+from srarena import Context, InputRefused, Upscaler, UpscaleResult, UpscalerSpec
+from srarena.kit import exact_cuda, from_uint8, to_uint8_float32
 
 from .checkpoint import load_scale
 from .method import FineTuneConfig, MoESR, crop_problem, run

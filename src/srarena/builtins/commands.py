@@ -1,0 +1,32 @@
+"""The core's own commands, added through ``srarena_register_commands`` like a plugin's.
+
+Each command lives in its module of :mod:`srarena.cli`; nothing heavy is imported here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ..hookspecs import hookimpl
+
+SRARENA_API = 1
+
+COMMAND_MODULES = (
+    "plugins_cmd",
+    "bench",
+    "analyze",
+    "upscale",
+    "score",
+    "export",
+    "new_plugin",
+    "weights",
+    "metrics",
+    "report",
+)
+
+
+@hookimpl
+def srarena_register_commands(app: Any) -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"srarena.cli.{name}").register(app)
