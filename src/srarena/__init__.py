@@ -45,19 +45,6 @@ if TYPE_CHECKING:
     )
     from .store import Run
 
-_INTERFACES = (
-    "Context",
-    "Dataset",
-    "GenerativeUpscaler",
-    "InputRefused",
-    "Item",
-    "Metric",
-    "Progress",
-    "UpscaleResult",
-    "Upscaler",
-    "no_progress",
-)
-
 __all__ = [
     "Context",
     "Dataset",
@@ -87,7 +74,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _INTERFACES:
+    if name in __all__:  # an interface: the other names of __all__ are loaded above
         return getattr(importlib.import_module(".components", __name__), name)
     raise AttributeError(f"module 'srarena' has no attribute {name!r}")
 

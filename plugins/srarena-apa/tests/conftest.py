@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -28,6 +29,34 @@ def tiny_kwargs(fp16: int = 0, clamp: float | None = 256, mbstd: int = 4, res: i
                           mbstd=mbstd, num_fp16_res=fp16, conv_clamp=clamp, z_dim=32, w_dim=32)
 
 
+@contextlib.contextmanager
+def without_onednn():
+    """Run the enclosed computations (the float16 ones compared with the official float16
+    fixtures) with oneDNN (``torch.backends.mkldnn``) off.
+
+    The fixtures agree with PyTorch's own (ATen) float16 convolution kernels: the batch and
+    discriminator outputs to 1e-7. PyTorch runs float16 convolutions with these on a CPU
+    without AVX512-FP16. On a CPU with it (``avx512_fp16`` in /proc/cpuinfo: Sapphire Rapids
+    and later) PyTorch routes them to oneDNN's native float16 kernels, which round
+    differently: the official code and srarena then both land about 2e-3 from the fixtures,
+    as far as the float16 path is from the float32 one, and no test could tell the two apart.
+    With oneDNN off, float16 convolutions take the ATen kernels on every CPU (on this one,
+    the same results as with ``ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16``, which keeps PyTorch from
+    routing float16 to oneDNN, but that must be set before oneDNN first runs in the process).
+    Float32 convolutions in the block leave oneDNN too, which moves them by float32 rounding
+    only (the float32 comparisons run outside the block).
+
+    Only ``enabled`` is switched: ``torch.backends.mkldnn.flags()`` would also reset the
+    deterministic and TF32 settings (and warns about TF32 on CPU-only builds).
+    """
+    enabled = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = enabled
+
+
 @pytest.fixture(autouse=True)
 def one_thread():
     """One CPU thread: the golden files were made so, and it is faster on shared machines."""
@@ -48,4 +77,4 @@ def snapshot():
 @pytest.fixture(scope="session")
 def apa() -> SimpleNamespace:
     return SimpleNamespace(fixtures=FIXTURES, snapshot_path=SNAPSHOT, golden=golden,
-                           tiny_kwargs=tiny_kwargs)
+                           tiny_kwargs=tiny_kwargs, without_onednn=without_onednn)
