@@ -165,14 +165,19 @@ def test_commands_come_through_the_hook_and_the_modules_load_once(plugin_dir, mo
                 print("hello from a plugin", len(LOADS))
     """)
     monkeypatch.setenv("SRARENA_PLUGIN_MODULES", "plug_cmd")
-    calls = []
-    original = plugins._external_modules
+    calls, scans = [], []
+    original, entry_points = plugins._external_modules, plugins.metadata.entry_points
 
     def counted():
         calls.append(1)
         return original()
 
+    def counted_entry_points(**kwargs):
+        scans.append(kwargs.get("group"))
+        return entry_points(**kwargs)
+
     monkeypatch.setattr(plugins, "_external_modules", counted)
+    monkeypatch.setattr(plugins.metadata, "entry_points", counted_entry_points)
     import typer
     from typer.testing import CliRunner
 
@@ -182,6 +187,7 @@ def test_commands_come_through_the_hook_and_the_modules_load_once(plugin_dir, mo
     result = CliRunner().invoke(app, ["hello-probe"])
     assert result.exit_code == 0 and "hello from a plugin 1" in result.output
     assert calls == [1]  # one scan of the entry points for the registry and the commands
+    assert scans == [plugins.ENTRY_POINT_GROUP]
     names = {c.name for c in app.registered_commands}
     assert {"bench", "plugins", "hello-probe"} <= names  # the core's commands, by the hook
 
@@ -211,3 +217,42 @@ def test_spec_versions_come_from_the_distribution():
     for name, spec in registry.upscalers.items():
         info = registry.plugin_of("upscaler", name)
         assert spec.version == info.version, name
+
+
+def test_importers_are_registered_and_listed(plugin_dir, monkeypatch):
+    _write_module(plugin_dir, "plug_importer", """
+        import srarena
+        from srarena import ImporterSpec
+        SRARENA_API = 1
+        @srarena.hookimpl
+        def srarena_register_importers(register):
+            register(ImporterSpec(name="probe-files", factory="plug_importer:take"))
+        def take(path, name):
+            return f"took {path}"
+    """)
+    monkeypatch.setenv("SRARENA_PLUGIN_MODULES", "plug_importer")
+    registry = plugins.get_registry(refresh=True)
+    assert registry.importer("probe-files").load()("x", None) == "took x"
+    assert registry.plugin_of("importer", "probe-files").name == "plug_importer"
+    with pytest.raises(plugins.UnknownComponent, match="no importer named 'nope'"):
+        registry.importer("nope")
+    env = {**os.environ, "SRARENA_PLUGIN_MODULES": "plug_importer",
+           "PYTHONPATH": os.pathsep.join([str(plugin_dir), os.environ.get("PYTHONPATH", "")])}
+    rows = {r["plugin"]: r for r in json.loads(run_cli("plugins", "--json", env=env).stdout)}
+    assert rows["plug_importer"]["registers"] == ["importer:probe-files"]
+    assert rows["plug_importer"]["status"] == "ok"
+    table = run_cli("plugins", env={**env, "COLUMNS": "200"}).stdout
+    assert "importers: probe-files" in table
+
+
+def test_an_optional_hook_may_match_no_spec(plugin_dir, monkeypatch):
+    _write_module(plugin_dir, "plug_optional", """
+        import srarena
+        SRARENA_API = 1
+        @srarena.hookimpl(optionalhook=True)
+        def srarena_register_widgets(register):
+            pass
+    """)
+    monkeypatch.setenv("SRARENA_PLUGIN_MODULES", "plug_optional")
+    (info,) = [i for i in plugins.get_registry(refresh=True).plugins if i.name == "plug_optional"]
+    assert info.error is None

@@ -9,6 +9,12 @@ distributions load; set to empty, only the built-ins load. ``SRARENA_PLUGIN_MODU
 (comma-separated importable module names) loads plugin modules that are not installed as
 distributions, for developing a plugin in place. ``SRARENA_PLUGINS_RAISE=1`` re-raises
 plugin errors for debugging.
+
+Each plugin module is loaded once (``build_registry``) and held in its own pluggy manager,
+whose ``check_pending`` fails the plugin on a hook that matches no spec (a misspelt name);
+the registration hooks and ``srarena_register_commands`` are both called through those
+managers. A registered spec's ``version`` is always its distribution's version (``"0"`` for
+a module named by ``SRARENA_PLUGIN_MODULES``), whatever the plugin wrote in it.
 """
 
 from __future__ import annotations
@@ -209,13 +215,24 @@ def _manager(info: PluginInfo, module: Any) -> pluggy.PluginManager:
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as exc:
-        known = ", ".join(sorted(n for n in dir(hookspecs) if n.startswith("srarena_")))
-        unknown = sorted(n for n in dir(module)
-                         if n.startswith("srarena_") and callable(getattr(module, n))
-                         and not hasattr(hookspecs, n))
-        raise SpecError(f"unknown hook {', '.join(unknown) or exc}; known hooks: {known}"
-                        ) from None
+        unknown = _unknown_hooks(manager)
+        raise SpecError(f"unknown hook {', '.join(unknown) or exc}; known hooks: "
+                        f"{', '.join(known_hooks())}") from None
     return manager
+
+
+def known_hooks() -> list[str]:
+    """The names of the hooks a plugin may implement (those ``hookspecs`` declares)."""
+    return sorted(name for name, value in vars(hookspecs).items()
+                  if name.startswith("srarena_") and callable(value))
+
+
+def _unknown_hooks(manager: pluggy.PluginManager) -> list[str]:
+    """The hooks a plugin implements that match no spec, as pluggy's ``check_pending`` sees
+    them (an ``optionalhook=True`` implementation is allowed to match nothing)."""
+    return sorted(name for name, caller in vars(manager.hook).items()
+                  if not name.startswith("_") and not caller.has_spec()
+                  and any(not impl.optionalhook for impl in caller.get_hookimpls()))
 
 
 def _registered(manager: pluggy.PluginManager) -> list[tuple[str, Any]]:

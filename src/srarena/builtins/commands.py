@@ -6,9 +6,12 @@ Each command lives in its module of :mod:`srarena.cli`; nothing heavy is importe
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import typer
 
 SRARENA_API = 1
 
@@ -27,6 +30,6 @@ COMMAND_MODULES = (
 
 
 @hookimpl
-def srarena_register_commands(app: Any) -> None:
+def srarena_register_commands(app: typer.Typer) -> None:
     for name in COMMAND_MODULES:
         importlib.import_module(f"srarena.cli.{name}").register(app)

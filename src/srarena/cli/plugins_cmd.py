@@ -42,7 +42,7 @@ def plugin_rows() -> list[dict[str, Any]]:
 
 def _registers_text(components: list[dict[str, Any]]) -> str:
     lines = []
-    for kind in ("upscaler", "metric", "dataset"):
+    for kind in ("upscaler", "metric", "dataset", "importer"):
         names = [c["name"] for c in components if c["kind"] == kind]
         if names:
             shown = ", ".join(names[:LISTED])
