@@ -40,11 +40,12 @@ def without_onednn():
     and later) PyTorch routes them to oneDNN's native float16 kernels, which round
     differently: the official code and srarena then both land about 2e-3 from the fixtures,
     as far as the float16 path is from the float32 one, and no test could tell the two apart.
-    With oneDNN off, float16 convolutions take the ATen kernels on every CPU (on this one,
-    the same results as with ``ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16``, which keeps PyTorch from
-    routing float16 to oneDNN, but that must be set before oneDNN first runs in the process).
-    Float32 convolutions in the block leave oneDNN too, which moves them by float32 rounding
-    only (the float32 comparisons run outside the block).
+    With oneDNN off, float16 convolutions take the ATen kernels on every CPU. (Moving only
+    the float16 convolutions off oneDNN gives, on such a CPU, bit for bit the results of
+    ``ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16``, which keeps PyTorch from routing float16 to
+    oneDNN but must be set before oneDNN first runs in the process.) Float32 convolutions in
+    the block leave oneDNN too, which moves them by float32 rounding only; the float32
+    comparisons run outside the block.
 
     Only ``enabled`` is switched: ``torch.backends.mkldnn.flags()`` would also reset the
     deterministic and TF32 settings (and warns about TF32 on CPU-only builds).
