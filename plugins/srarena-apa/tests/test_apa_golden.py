@@ -46,8 +46,9 @@ def assert_float16_matches(got, official16, official32, what: object) -> None:
     is under ``FLOAT16_RATIO`` of the float16 effect itself (official float16 vs float32);
     (b) no element is more than ``FLOAT16_STEPS`` float16 steps off.
 
-    Measured on an AVX512-FP16 CPU under ``without_onednn``: (a) 0.24 and (b) one step at
-    most. Failing (a): the float32 path, 1.0; oneDNN's native float16 kernels, 0.8-0.94; the
+    Measured: 0 and 0 (bit for bit) on a CPU without AVX512-FP16, like the fixtures'; on
+    an AVX512-FP16 CPU under ``fixture_float16_kernels`` (oneDNN off), (a) 0.24 and (b) one
+    step at most. Failing (a): the float32 path, 1.0; oneDNN's native float16 kernels, 0.8-0.94; the
     fused path's noise added in float16, 0.89; the non-fused float16 path at batch 1, 1.33;
     ToRGB computed in float32, 0.58. Failing (b) only: one value 0.005 off.
     """
@@ -102,13 +103,13 @@ def _generator(apa, tmp_path, precision="fp32", psi=1.0):
 def test_generate_py_files_exactly(apa, tmp_path, psi):
     """precision fp16 runs the snapshot's float16 blocks as generate.py did: its PNGs.
 
-    With the float16 kernels of the fixtures (``without_onednn``; with oneDNN's native
+    With the float16 kernels of the fixtures (``fixture_float16_kernels``; with oneDNN's native
     float16 kernels 1.0-1.8 % of the pixels differ, over the 1 % allowed) 0-2 of the 3072
     values differ, by one level; the float32 path differs in 1.6-2.0 % and fails.
     """
     gen = _generator(apa, tmp_path, "fp16", psi)
     for seed in SEEDS:
-        with apa.without_onednn():
+        with apa.fixture_float16_kernels():
             out = gen.generate(seed, 32)
         expected = np.asarray(Image.open(apa.fixtures / f"generate/psi{psi:g}/seed{seed}.png"))
         got = np.rint(out.image * 255).astype(np.int16)
@@ -141,7 +142,7 @@ def test_network_outputs_match_official_floats(apa, nets, official):
                 img = G(z, None, truncation_psi=psi, noise_mode="const", force_fp32=True)
                 np.testing.assert_allclose(img.numpy(), official[f"fp32_{tag}"], atol=1e-5,
                                            err_msg=f"fp32 {tag}")
-                with apa.without_onednn():
+                with apa.fixture_float16_kernels():
                     mixed = G(z, None, truncation_psi=psi, noise_mode="const")
                 assert_float16_matches(mixed.numpy(), official[f"mixed_{tag}"],
                                        official[f"fp32_{tag}"], f"mixed {tag}")
@@ -157,7 +158,7 @@ def test_network_outputs_match_official_floats(apa, nets, official):
         np.testing.assert_allclose(G(zb, None, noise_mode="const", force_fp32=True).numpy(),
                                    official["batch_fp32"], atol=1e-5)
         np.testing.assert_allclose(D(x, force_fp32=True).numpy(), official["d_fp32"], atol=1e-5)
-        with apa.without_onednn():
+        with apa.fixture_float16_kernels():
             # batched float16 blocks take the non-fused path
             batch_mixed = G(zb, None, noise_mode="const").numpy()
             d_mixed = D(x).numpy()

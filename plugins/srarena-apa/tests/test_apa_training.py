@@ -278,8 +278,10 @@ def check_float16_fingerprints(got, ref16, ref32, numel, phase: str) -> None:
     and can be accidentally small), which a single wrong tensor fails where (a) would not see
     it among larger effects.
 
-    Measured on an AVX512-FP16 CPU under ``without_onednn`` (phases Gmain, Greg, Dmain,
-    Dreg): (a) 0.009, 0.018, 0.014, 0.26 and (b) at most 0.53 of its bound. Failing: the
+    Measured (phases Gmain, Greg, Dmain, Dreg): 0 in every phase (bit for bit) on a CPU
+    without AVX512-FP16, like the fixtures'; on an AVX512-FP16 CPU under
+    ``fixture_float16_kernels`` (oneDNN off), (a) 0.009, 0.018, 0.014, 0.26 and (b) at most
+    0.53 of its bound. Failing: the
     float32 path, (a) 1.0 in every phase; oneDNN's native float16 kernels, 0.84, 0.84, 1.2,
     1.7; r1_gamma 10 % off, Dreg 1.1; pl_weight 10 % off, Greg 3.1; pl_decay doubled, Greg
     0.59; without ADA's augmentations, Gmain 137; without APA's pseudo augmentation, Dmain
@@ -311,7 +313,7 @@ def test_mixed_precision_loss_matches_official(apa, snapshot):
     loss = ApaLoss(G, D, pipe, cfg, torch.device("cpu"), force_fp32=False)
     loss.pl_mean.fill_(0.3)
     real, gen_z = torch.from_numpy(inputs["real"]), torch.from_numpy(inputs["gen_z"])
-    with apa.without_onednn():  # the fixtures' float16 kernels (see conftest)
+    with apa.fixture_float16_kernels():  # the fixtures' float16 kernels (see conftest)
         for phase, module in _phases(loss, G, D, real, gen_z):
             grads = {n: p.grad for n, p in module.named_parameters() if p.grad is not None}
             assert list(grads) == official[f"{phase}/names"].tolist()
