@@ -27,7 +27,7 @@ GRID = 144
 EPOCHS = 50
 
 
-def _random_weights(folder: Path) -> dict[str, Path]:
+def seeded_weights(folder: Path) -> dict[str, Path]:
     import torch
     from srarena_blindsr.arch import Discriminator, Generator
 
@@ -96,7 +96,7 @@ def main() -> None:
         weights = (
             {n: args.weights / n for n in ("generator.pth", "discriminator.pth")}
             if args.weights
-            else _random_weights(Path(tmp))
+            else seeded_weights(Path(tmp))
         )
         context = Context(device=device, weights=weights, options={"batch": args.batch})
         upscaler = BlindSRUpscaler(SPEC, 2, context)

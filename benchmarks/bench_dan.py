@@ -22,7 +22,7 @@ from pathlib import Path
 from devices import describe_peaks, device_name, peak_memory, reset_peak, sync
 
 
-def _weights(version: str, folder: Path) -> dict[str, Path]:
+def seeded_weights(version: str, folder: Path) -> dict[str, Path]:
     import torch
     from srarena_dan.arch import build
     from srarena_dan.config import variant
@@ -50,7 +50,7 @@ def worker(version: str, device: str, size: int) -> dict[str, float | str]:
 
     spec = next(s for s in SPECS if s.name == upscaler_name(version, 1))
     with tempfile.TemporaryDirectory() as tmp:
-        context = Context(device=device, weights=_weights(version, Path(tmp)))
+        context = Context(device=device, weights=seeded_weights(version, Path(tmp)))
         x2, x4 = DANUpscaler(spec, 2, context), DANUpscaler(spec, 4, context)
     image = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
     x4.upscale(x2.upscale(image[:16, :16]).image)  # warm-up (allocator, kernels)

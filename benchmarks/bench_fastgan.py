@@ -25,7 +25,7 @@ from pathlib import Path
 from devices import describe_peaks, device_name, peak_memory, reset_peak, sync
 
 
-def _random_vgg(folder: Path) -> Path:
+def seeded_vgg(folder: Path) -> Path:
     import torch
     from srarena_fastgan.checkpoint import VGG_FILENAME, vgg_shapes
 
@@ -67,7 +67,7 @@ def worker(kind: str, device: str, batch_size: int) -> dict[str, float | str]:
         assert image.shape == (1024, 1024, 3)
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            percept = build(_random_vgg(Path(tmp))).to(device)
+            percept = build(seeded_vgg(Path(tmp))).to(device)
         trainer = Trainer(config, device, percept)
         real = torch.rand(batch_size, 3, 1024, 1024, device=device) * 2 - 1
         trainer.step(real)  # warm-up

@@ -31,8 +31,9 @@ OFFICIAL_ITERATIONS = 1000
 CPU_ITERATIONS = 5
 
 
-def _weights(folder: Path) -> dict[str, Path]:
-    """Random full-size checkpoints for both scales under srarena's file names."""
+def seeded_weights(folder: Path, features: int = 64) -> dict[str, Path]:
+    """Random checkpoints for both scales under srarena's file names (official widths: 64
+    features; the plugin reads the width from the files)."""
     import torch
     from srarena_moesr.arch import ISENet, KENNet, SRNet
     from srarena_moesr.method import NETS_PER_EXPERT, expert_ids
@@ -40,10 +41,11 @@ def _weights(folder: Path) -> dict[str, Path]:
     torch.manual_seed(0)
     paths = {}
     for scale in (2, 4):
-        experts = {key: [SRNet().state_dict() for _ in range(NETS_PER_EXPERT[scale])]
+        experts = {key: [SRNet(features).state_dict() for _ in range(NETS_PER_EXPERT[scale])]
                    for key in expert_ids(scale)}
         for name, obj in (("SR_networks_ensemble.pt", experts),
-                          ("ISE.pt", ISENet().state_dict()), ("KEN.pt", KENNet().state_dict())):
+                          ("ISE.pt", ISENet(features).state_dict()),
+                          ("KEN.pt", KENNet().state_dict())):
             path = folder / f"x{scale}_{name}"
             torch.save(obj, path)
             paths[path.name] = path
@@ -72,7 +74,7 @@ def main() -> None:
                                      else CPU_ITERATIONS)
     reduced = iterations != OFFICIAL_ITERATIONS
     with tempfile.TemporaryDirectory() as tmp:
-        context = Context(device=device, weights=_weights(Path(tmp)),
+        context = Context(device=device, weights=seeded_weights(Path(tmp)),
                           options={**SPEC.options, "iterations": iterations})
         steps = {scale: MoESRUpscaler(SPEC, scale, context) for scale in args.steps}
     side = args.size if 2 in steps else 2 * args.size
