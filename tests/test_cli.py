@@ -161,3 +161,19 @@ def test_wrong_names_and_scales_are_one_line_errors(tmp_path):
             continue
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert done.stderr.startswith(f"error: {message}")
+
+
+def test_plugins_table_lists_what_works_first():
+    """A plugin with a long list (a zoo needing weights) shows its ready components before
+    the cut, so that a model the user added is not hidden behind "… and N more"."""
+    from srarena.cli.plugins_cmd import LISTED, _registers_text
+
+    components = [{"kind": "upscaler", "name": f"zoo-{i}", "status": "needs weights"}
+                  for i in range(LISTED + 2)]
+    components.append({"kind": "upscaler", "name": "mine", "status": "ok"})
+    components.append({"kind": "importer", "name": "spandrel", "status": "ok"})
+    text = _registers_text(components)
+    assert text.splitlines() == [
+        "upscalers: mine, " + ", ".join(f"zoo-{i}" for i in range(LISTED - 1))
+        + " … and 3 more",
+        "importers: spandrel"]

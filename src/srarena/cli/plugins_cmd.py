@@ -41,9 +41,12 @@ def plugin_rows() -> list[dict[str, Any]]:
 
 
 def _registers_text(components: list[dict[str, Any]]) -> str:
+    """The names a plugin registers, per kind; those that work here first (a user's added
+    model before a zoo's long list of entries that need weights)."""
     lines = []
+    ready_first = sorted(components, key=lambda c: c["status"] != "ok")
     for kind in ("upscaler", "metric", "dataset", "importer"):
-        names = [c["name"] for c in components if c["kind"] == kind]
+        names = [c["name"] for c in ready_first if c["kind"] == kind]
         if names:
             shown = ", ".join(names[:LISTED])
             more = f" … and {len(names) - LISTED} more" if len(names) > LISTED else ""
