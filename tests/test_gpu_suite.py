@@ -64,6 +64,8 @@ def test_tiny_self_check_runs_every_case(tiny_run):
         assert len(bench[label]["walls_s"]) == 2 and all(w > 0 for w in bench[label]["walls_s"])
     parts = report["cases"]["moesr"]["parts_s"]
     assert {"x2_sweep", "x2_finetune", "x4_sweep", "x4_finetune"} <= set(parts)
+    passes = report["cases"]["blindsr"]["parts_s"]
+    assert len(passes) == 3 and sum(passes.values()) <= report["cases"]["blindsr"]["seconds"]
     for case in ("fastgan-train", "apa-train"):
         assert report["cases"][case]["iterations_per_fit"] > 1
     plan = report["projection"]
