@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from synthetic import smooth_image
 
 import srarena
 from srarena import Dataset, DatasetSpec, Item, Upscaler, UpscaleResult, UpscalerSpec
@@ -63,17 +64,6 @@ class StandIn(Upscaler):
         return UpscaleResult(np.repeat(np.repeat(image, self.scale, 0), self.scale, 1))
 
 
-def _smooth(seed: int, size: int) -> np.ndarray:
-    """A textured natural-looking image (NIQE needs structure, not white noise)."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:size, 0:size] / size
-    phase = rng.uniform(0, 6, 3)
-    base = np.stack([np.sin(9 * x + 4 * y + phase[0]), np.cos(7 * y - 5 * x + phase[1]),
-                     np.sin(11 * (x + y) + phase[2])], -1)
-    image = 0.5 + 0.3 * base + 0.08 * rng.standard_normal((size, size, 3))
-    return np.clip(image, 0, 1).astype(np.float32)
-
-
 DATA = Path(os.environ.get("BENCH_PIPELINE_DATA", tempfile.gettempdir())) / "bench-pipeline"
 
 
@@ -86,7 +76,7 @@ def make_paired(count: int) -> None:
     for seed in range(count):
         if (DATA / f"lr{seed:05d}.png").is_file():
             continue
-        hr = _smooth(seed, 1024)
+        hr = smooth_image(seed, 1024)
         save_png(DATA / f"hr{seed:05d}.png", hr)
         save_png(DATA / f"lr{seed:05d}.png", hr.reshape(128, 8, 128, 8, 3).mean(axis=(1, 3)))
 

@@ -19,10 +19,9 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from devices import describe_peaks, device_name, peak_memory, reset_peak, sync
+from devices import describe_peaks, device_name, peak_memory, reset_peak, timed
 
 ARCHS = {
     "compact": "realesr-general-x4v3: SRVGGNetCompact 64nf 32nc x4",
@@ -47,17 +46,6 @@ def _network(arch: str):
                   resi_connection="1conv")
 
 
-def _timed(run, device: str, repeat: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeat):
-        sync(device)
-        start = time.perf_counter()
-        out = run()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return min(times), out
-
-
 def worker(arch: str, device: str, size: int, repeat: int, precision: str) -> dict:
     import numpy as np
     import torch
@@ -76,7 +64,8 @@ def worker(arch: str, device: str, size: int, repeat: int, precision: str) -> di
     image = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
     upscaler.upscale(image[:32, :32])  # warm-up (allocator, kernels)
     reset_peak(device)
-    ours, result = _timed(lambda: upscaler.upscale(image), device, repeat)
+    runs, result = timed(device, lambda: upscaler.upscale(image), repeat)
+    ours = min(runs)
     peaks = peak_memory(device)
     descriptor, dtype = upscaler.descriptor, upscaler.dtype
     tensor = torch.from_numpy(image.transpose(2, 0, 1).copy())[None].to(device, dtype)
@@ -85,7 +74,8 @@ def worker(arch: str, device: str, size: int, repeat: int, precision: str) -> di
         with torch.inference_mode():
             return descriptor(tensor)
 
-    plain, out = _timed(direct, device, repeat)
+    runs, out = timed(device, direct, repeat)
+    plain = min(runs)
     reference = to_uint8(out[0].float().permute(1, 2, 0).cpu().numpy())
     pixels = result.image.shape[0] * result.image.shape[1]
     per = 1024 * 1024 / pixels

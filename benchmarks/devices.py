@@ -1,4 +1,4 @@
-"""Device and peak-memory helpers shared by the benchmark scripts.
+"""Device, timing and peak-memory helpers shared by the benchmark scripts.
 
 The scripts run as ``python benchmarks/bench_x.py``, so this folder is on ``sys.path`` and
 they import these helpers as ``from devices import ...``. Nothing here imports torch (or
@@ -9,24 +9,38 @@ keeps torch out of its start-up still does. Peak figures come from srarena's own
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
 
 
-def _cuda(device: str) -> bool:
+def is_cuda(device: str) -> bool:
     return device.startswith("cuda")
 
 
 def sync(device: str) -> None:
     """Wait for queued CUDA work on a CUDA device, so that a timer reads the real end."""
-    if _cuda(device):
+    if is_cuda(device):
         import torch
 
         torch.cuda.synchronize()
 
 
+def timed(device: str, run: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:
+    """Seconds of ``repeats`` calls of ``run`` (synchronised), and the last call's result."""
+    seconds, result = [], None
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        result = run()
+        sync(device)
+        seconds.append(time.perf_counter() - start)
+    return seconds, result
+
+
 def reset_peak(device: str) -> None:
     """Start a new CUDA peak-memory window (the host RSS peak cannot be reset)."""
-    if _cuda(device):
+    if is_cuda(device):
         import torch
 
         torch.cuda.reset_peak_memory_stats()
@@ -44,7 +58,7 @@ def peak_memory(device: str) -> dict[str, float]:
     from srarena.engine.work import peak_memory_mb
 
     peaks = {"peak_host_rss_mib": peak_memory_mb("cpu")}
-    if _cuda(device):
+    if is_cuda(device):
         peaks["peak_cuda_mib"] = peak_memory_mb(device)
     return peaks
 
@@ -71,6 +85,6 @@ def device_name(device: str) -> str:
     """The GPU's name on a CUDA device, else ``CPU, N threads`` (torch's CPU threads)."""
     import torch
 
-    if _cuda(device):
+    if is_cuda(device):
         return torch.cuda.get_device_name()
     return f"CPU, {torch.get_num_threads()} threads"

@@ -48,7 +48,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from devices import device_name, peak_mb, reset_peak, sync
+from devices import device_name, is_cuda, peak_mb, reset_peak, sync, timed
+from synthetic import smooth_image
 
 STUDY_DATASETS = 14
 STUDY_IMAGES = 100
@@ -94,22 +95,6 @@ TINY = Sizes(lr=24, repeats=1, slow_repeats=1, moesr_lr=32, moesr_iterations=2,
 
 
 # ------------------------------------------------------------------ measuring
-def is_cuda(device: str) -> bool:
-    return device.startswith("cuda")
-
-
-def timed(device: str, run: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:
-    """Seconds of ``repeats`` calls of ``run`` (synchronised), and the last call's result."""
-    seconds, result = [], None
-    for _ in range(repeats):
-        sync(device)
-        start = time.perf_counter()
-        result = run()
-        sync(device)
-        seconds.append(time.perf_counter() - start)
-    return seconds, result
-
-
 def summary(seconds: list[float]) -> dict[str, Any]:
     return {"seconds": statistics.median(seconds), "runs": [round(s, 6) for s in seconds]}
 
@@ -163,17 +148,6 @@ def agreement(device: str, reference: np.ndarray,
 
 def not_half(reason: str) -> dict[str, Any]:
     return {p: {"skipped": reason} for p in HALF}
-
-
-def smooth_image(seed: int, size: int) -> np.ndarray:
-    """A textured image with structure (NIQE and MANIQA need more than white noise)."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:size, 0:size] / size
-    phase = rng.uniform(0, 6, 3)
-    base = np.stack([np.sin(9 * x + 4 * y + phase[0]), np.cos(7 * y - 5 * x + phase[1]),
-                     np.sin(11 * (x + y) + phase[2])], -1)
-    image = 0.5 + 0.3 * base + 0.08 * rng.standard_normal((size, size, 3))
-    return np.clip(image, 0, 1).astype(np.float32)
 
 
 # ---------------------------------------------------------------- the cases
@@ -421,14 +395,6 @@ def case_apa_train(device: str, sizes: Sizes) -> dict[str, Any]:
             "agreement": not_half("training runs the official mixed precision on CUDA")}
 
 
-def _metric(name: str, device: str, options: dict[str, Any] | None = None) -> Any:
-    from srarena.components import Context, create
-    from srarena.plugins import build_registry
-
-    spec = build_registry().metric(name)
-    return create(spec, Context(device=device, options={**spec.options, **(options or {})}))
-
-
 def case_maniqa(protocol: str) -> Callable[[str, Sizes], dict[str, Any]]:
     def run(device: str, sizes: Sizes) -> dict[str, Any]:
         from srarena.metrics import maniqa
@@ -473,9 +439,12 @@ def case_maniqa(protocol: str) -> Callable[[str, Sizes], dict[str, Any]]:
 
 def case_niqe(name: str) -> Callable[[str, Sizes], dict[str, Any]]:
     def run(device: str, sizes: Sizes) -> dict[str, Any]:
+        from srarena.components import Context, create
         from srarena.metrics.niqe.torch_kernels import TorchKernels
+        from srarena.plugins import build_registry
 
-        metric = _metric(name, device)
+        spec = build_registry().metric(name)
+        metric = create(spec, Context(device=device, options=dict(spec.options)))
         metric.kernels = TorchKernels(device)  # the torch path, also on a CPU
         images = [smooth_image(i, sizes.metric_side) for i in range(sizes.metric_images)]
         metric.score(images[:2])  # warm-up

@@ -30,9 +30,7 @@ shift
 mkdir -p "$out"
 site=$(mktemp -d)
 trap 'rm -rf "$site"' EXIT
-packages=(.)
-for dir in plugins/srarena-apa plugins/srarena-blindsr plugins/srarena-dan \
-  plugins/srarena-fastgan plugins/srarena-moesr; do packages+=("$dir"); done
+packages=(. plugins/srarena-{apa,blindsr,dan,fastgan,moesr})
 "$PYTHON" -m pip install --quiet --no-index --no-deps --no-build-isolation --no-compile \
   --no-cache-dir --target "$site" "$WHEELS"/*.whl "${packages[@]}" || exit 1
 export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 SRARENA_OFFLINE=1 SRARENA_HOME="$site/home"

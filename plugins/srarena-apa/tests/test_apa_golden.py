@@ -48,9 +48,9 @@ def assert_float16_matches(got, official16, official32, what: object) -> None:
 
     Measured: 0 and 0 (bit for bit) on a CPU without AVX512-FP16, like the fixtures'; on
     an AVX512-FP16 CPU under ``fixture_float16_kernels`` (oneDNN off), (a) 0.24 and (b) one
-    step at most. Failing (a): the float32 path, 1.0; oneDNN's native float16 kernels, 0.8-0.94; the
-    fused path's noise added in float16, 0.89; the non-fused float16 path at batch 1, 1.33;
-    ToRGB computed in float32, 0.58. Failing (b) only: one value 0.005 off.
+    step at most. Failing (a): the float32 path, 1.0; oneDNN's native float16 kernels,
+    0.8-0.94; the fused path's noise added in float16, 0.89; the non-fused float16 path at
+    batch 1, 1.33; ToRGB computed in float32, 0.58. Failing (b) only: one value 0.005 off.
     """
     got, official16, official32 = (np.asarray(a, np.float64)
                                    for a in (got, official16, official32))
@@ -103,9 +103,9 @@ def _generator(apa, tmp_path, precision="fp32", psi=1.0):
 def test_generate_py_files_exactly(apa, tmp_path, psi):
     """precision fp16 runs the snapshot's float16 blocks as generate.py did: its PNGs.
 
-    With the float16 kernels of the fixtures (``fixture_float16_kernels``; with oneDNN's native
-    float16 kernels 1.0-1.8 % of the pixels differ, over the 1 % allowed) 0-2 of the 3072
-    values differ, by one level; the float32 path differs in 1.6-2.0 % and fails.
+    With the float16 kernels of the fixtures (``fixture_float16_kernels``; with oneDNN's
+    native float16 kernels 1.0-1.8 % of the pixels differ, over the 1 % allowed) 0-2 of the
+    3072 values differ, by one level; the float32 path differs in 1.6-2.0 % and fails.
     """
     gen = _generator(apa, tmp_path, "fp16", psi)
     for seed in SEEDS:

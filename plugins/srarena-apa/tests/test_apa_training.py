@@ -281,12 +281,11 @@ def check_float16_fingerprints(got, ref16, ref32, numel, phase: str) -> None:
     Measured (phases Gmain, Greg, Dmain, Dreg): 0 in every phase (bit for bit) on a CPU
     without AVX512-FP16, like the fixtures'; on an AVX512-FP16 CPU under
     ``fixture_float16_kernels`` (oneDNN off), (a) 0.009, 0.018, 0.014, 0.26 and (b) at most
-    0.53 of its bound. Failing: the
-    float32 path, (a) 1.0 in every phase; oneDNN's native float16 kernels, 0.84, 0.84, 1.2,
-    1.7; r1_gamma 10 % off, Dreg 1.1; pl_weight 10 % off, Greg 3.1; pl_decay doubled, Greg
-    0.59; without ADA's augmentations, Gmain 137; without APA's pseudo augmentation, Dmain
-    32; one tensor's gradient 5 % off, (b) 2-14 times its bound, except for tensors whose
-    float16 effect is larger than that.
+    0.53 of its bound. Failing: the float32 path, (a) 1.0 in every phase; oneDNN's native
+    float16 kernels, 0.84, 0.84, 1.2, 1.7; r1_gamma 10 % off, Dreg 1.1; pl_weight 10 % off,
+    Greg 3.1; pl_decay doubled, Greg 0.59; without ADA's augmentations, Gmain 137; without
+    APA's pseudo augmentation, Dmain 32; one tensor's gradient 5 % off, (b) 2-14 times its
+    bound, except for tensors whose float16 effect is larger than that.
     """
     scale = np.sqrt(numel * ref16[:, 1:2])
     scale = np.maximum(np.concatenate([scale, 2 * ref16[:, 1:2], scale], 1), 1e-30)
