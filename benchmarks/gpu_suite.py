@@ -114,10 +114,11 @@ def uint8(image: Any) -> np.ndarray:
 
 @contextlib.contextmanager
 def autocast(device: str, precision: str) -> Iterator[None]:
+    """``torch.autocast`` on ``device``'s type in ``precision`` (fp16 or bf16)."""
     import torch
 
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
-    with torch.autocast("cuda", dtype=dtype):
+    with torch.autocast(torch.device(device).type, dtype=dtype):
         yield
 
 
