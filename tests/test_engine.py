@@ -263,3 +263,29 @@ def test_identical_images_each_get_their_own_results(fake_plugin, tmp_path):
     assert upscaled.value.nunique() == 1  # the same picture, the same score
     again = Bench(fake_plugin, config, tmp_path / "run").run()
     assert again.computed == 0 and again.reused == 8
+
+
+def test_a_skip_shows_a_command_as_run_and_an_instruction_as_words():
+    from srarena.engine.record import Recorder, Summary
+    from srarena.engine.reporter import Reporter
+
+    class Notes(Reporter):
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def note(self, text: str) -> None:
+            self.lines.append(text)
+
+    notes, summary = Notes(), Summary()
+    recorder = Recorder(store=None, reporter=notes, summary=summary)
+    recorder.skip("metric", "maniqa", "weights missing", "srarena weights fetch maniqa-pipal")
+    recorder.skip("upscaler", "apa", "needs a CUDA GPU",
+                  "run with --device cuda on a machine with a GPU")
+    recorder.skip("dataset", "folder:x", "no images")
+    assert notes.lines == [
+        "[yellow]skipped[/] metric maniqa: weights missing — run "
+        "`srarena weights fetch maniqa-pipal`",
+        "[yellow]skipped[/] upscaler apa: needs a CUDA GPU — run with --device cuda on a "
+        "machine with a GPU",
+        "[yellow]skipped[/] dataset folder:x: no images"]
+    assert summary.skipped[1]["fix"] == "run with --device cuda on a machine with a GPU"

@@ -42,10 +42,12 @@ class Recorder:
         self.summary = summary
 
     def skip(self, kind: str, name: str, reason: str, fix: str = "") -> None:
-        """A component or dataset that will not run, with the command that fixes it."""
+        """A component or dataset that will not run, with what fixes it: an ``srarena``
+        command (shown as "run `...`") or an instruction in words."""
         self.summary.skipped.append({"kind": kind, "name": name, "reason": reason, "fix": fix})
+        hint = f"run `{fix}`" if fix.startswith("srarena ") else fix
         self.reporter.note(f"[yellow]skipped[/] {kind} {name}: {reason}"
-                           + (f" — run `{fix}`" if fix else ""))
+                           + (f" — {hint}" if fix else ""))
 
     def failure(self, where: str, reason: str) -> None:
         self.reporter.note(f"[red]failed[/] {where}: {reason}")
