@@ -177,3 +177,10 @@ def test_plugins_table_lists_what_works_first():
         "upscalers: mine, " + ", ".join(f"zoo-{i}" for i in range(LISTED - 1))
         + " … and 3 more",
         "importers: spandrel"]
+
+
+def test_version_answers_and_a_bare_call_still_shows_the_help():
+    version = runner.invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.output == f"srarena {srarena.__version__}\n"
+    bare = runner.invoke(app, [])
+    assert "Usage: srarena" in bare.output and "Commands" in bare.output
