@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 NARROWEST = 8
 """The narrowest a column whose long words may be folded becomes."""
+COMFORTABLE = 24
+"""The width from which a wrapped column still reads well: columns leave before another
+one has to become narrower than this."""
 
 
 # --- --format ------------------------------------------------------------------------------
@@ -204,23 +207,41 @@ def _overhead(console: Console, count: int) -> int:
     return Measurement.get(console, options, probe).maximum - count
 
 
+def _candidates(columns: Sequence[Column]) -> list[list[Column]]:
+    """The column sets to try, from all of them to the essential ones: the least important
+    (highest ``priority``; of equals, the rightmost) leaves first."""
+    shown = list(columns)
+    found = [list(shown)]
+    while optional := [c for c in shown if c.priority > 0]:
+        shown.remove(max(reversed(optional), key=lambda c: c.priority))
+        found.append(list(shown))
+    return found
+
+
 def fitted_table(console: Console, columns: Sequence[Column], rows: Sequence[dict[str, Any]],
                  *, title: str | None = None, caption: str | None = None,
                  more: str = "--format json") -> RenderableType:
     """The table of ``rows`` for ``console.width`` (see the module's docstring); ``more``
-    says where left-out columns can be read."""
+    says where left-out columns can be read.
+
+    The chosen columns are the most that fit comfortably (each at its natural width or
+    ``COMFORTABLE``, whichever is less), else the most that fit at all (at their narrowest):
+    a column leaves before another one must wrap to a sliver.
+    """
     width = console.width
-    shown = list(columns)
-    while True:
+    plans = []
+    for shown in _candidates(columns):
         plan = _plan(columns, rows, shown)
         narrowest, natural = _widths(plan)
         room = width - _overhead(console, len(shown))
-        if sum(narrowest) <= room:
-            break
-        optional = [c for c in shown if c.priority > 0]
-        if not optional:
-            return _blocks(columns, rows, title, caption)
-        shown.remove(max(reversed(optional), key=lambda c: c.priority))
+        comfortable = sum(max(low, min(high, COMFORTABLE))
+                          for low, high in zip(narrowest, natural, strict=True))
+        plans.append((plan, narrowest, natural, room, comfortable))
+    fitting = ([p for p in plans if p[4] <= p[3]]
+               or [p for p in plans if sum(p[1]) <= p[3]])
+    if not fitting:
+        return _blocks(columns, rows, title, caption)
+    plan, narrowest, natural, room, _ = fitting[0]
     notes = [caption] if caption else []
     if plan.left_out:
         names = ", ".join(c.title for c in plan.left_out)
