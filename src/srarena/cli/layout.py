@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 NARROWEST = 8
 """The narrowest a column whose long words may be folded becomes."""
-COMFORTABLE = 24
+COMFORTABLE = 20
 """The width from which a wrapped column still reads well: columns leave before another
 one has to become narrower than this."""
 
