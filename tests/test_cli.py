@@ -47,7 +47,7 @@ def test_bench_on_a_folder_with_broken_and_awkward_images(tmp_path):
     assert bad.reason.str.len().gt(0).all()
     outputs = run.outputs()
     assert set(outputs.image_id) == set(good.index) and (outputs.status == "ok").all()
-    assert "Failed items" in result.output and "truncated" in result.output
+    assert "Failed: 3 items" in result.output and "mixed/truncated" in result.output
 
 
 def test_upscale_writes_png(tmp_path):

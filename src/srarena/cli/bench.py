@@ -53,6 +53,11 @@ def register(app: typer.Typer) -> None:
             1, "--png-level", min=0, max=9,
             help="zlib level of the output PNGs (lossless at every level; 1 is fast).",
         ),
+        verbose: bool = typer.Option(
+            False, "--verbose", "-v",
+            help="List every component that could not run with its fix, and metrics' full "
+                 "protocols (by default: one line per cause).",
+        ),
     ) -> None:
         """Run upscalers on datasets, write SR images and every score into a run folder.
 
@@ -62,7 +67,7 @@ def register(app: typer.Typer) -> None:
             all_upscalers=all_upscalers, upscalers=upscaler, datasets=dataset, metrics=metric,
             scale=scale, device=device, precision=precision, tile=tile, seed=seed,
             weights=weights, generate=generate, options=option, out=out, executor=executor,
-            address=address, workers=workers, png_level=png_level,
+            address=address, workers=workers, png_level=png_level, verbose=verbose,
         )
         raise typer.Exit(code)
 
@@ -121,7 +126,7 @@ def run_bench(
     scale: int, device: str, precision: str, tile: int | None, seed: int,
     weights: Path | None, generate: int | None, options: list[str], out: Path | None,
     executor: str = "local", address: str | None = None, workers: int | None = None,
-    png_level: int = 1,
+    png_level: int = 1, verbose: bool = False,
 ) -> int:
     """Build the configuration, run it with rich progress, print the closing summary."""
     from rich.console import Console
@@ -176,7 +181,7 @@ def run_bench(
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: rerun the same command to resume")
             return 130
-    print_summary(console, out, summary)
+    print_summary(console, out, summary, verbose)
     return summary.exit_code
 
 
