@@ -205,9 +205,10 @@ def print_leaderboard(console: Console, frame: Any, directions: dict[str, bool],
 
 
 def print_not_run(console: Console, skipped: list[dict[str, str]], heading: str,
-                  verbose: bool = False) -> None:
+                  verbose: bool = False, more: str = "") -> None:
     """What could not run, in one short block under ``heading``: counts by cause with the
-    fix of each (and every component with its fix, with ``verbose``)."""
+    fix of each (and every component with its reason and fix, with ``verbose``; ``more``
+    says where what the table leaves out can be read)."""
     if not skipped:
         return
     causes, alone = notices.not_run(skipped)
@@ -221,10 +222,10 @@ def print_not_run(console: Console, skipped: list[dict[str, str]], heading: str,
         say(console, Text.assemble(("skipped", "yellow"), line), 2)
     if verbose and causes:
         columns = [Column("name", whole=True), Column("kind", priority=2, whole=True),
-                   Column("reason", priority=1), Column("fix", whole=True)]
+                   Column("reason", priority=1, merge_into="name"), Column("fix", whole=True)]
         shared = [row for row in skipped if row not in alone]
         print_table(console, columns, [{**row, "fix": notices.fix_hint(row["fix"])}
-                                       for row in shared])
+                                       for row in shared], more=more)
 
 
 def print_failures(console: Console, folder: Path, failures: list[dict[str, Any]],
@@ -262,6 +263,7 @@ def print_summary(console: Console, folder: Path, summary: Summary,
     console.print(f"computed {summary.computed} outputs, reused {summary.reused}, "
                   f"{summary.scores} new scores")
     where = "each one below" if verbose else "rerun with --verbose for each one"
-    print_not_run(console, summary.skipped, f"Not run here ({where})", verbose)
+    print_not_run(console, summary.skipped, f"Not run here ({where})", verbose,
+                  more=f"srarena report {folder}")
     print_failures(console, folder, summary.failures, (meta.get("config") or {}).get("scale"))
     console.print(f"results: {folder}", highlight=False)
