@@ -18,6 +18,9 @@ FIRST_USE = "first-use"
 (``downloads_on_first_use``), the version that was built here: then its files are cached."""
 OFFLINE_FIRST_USE = ("its files are not cached yet: its library downloads them on first "
                      "use, and offline mode (SRARENA_OFFLINE/HF_HUB_OFFLINE) downloads nothing")
+FIRST_USE_FIX = ("run it once with the network allowed (without SRARENA_OFFLINE and "
+                 "HF_HUB_OFFLINE), e.g. `srarena score -m NAME IMAGE`")
+"""What caches the files of a ``downloads_on_first_use`` component."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +76,6 @@ def record_first_use(spec: Any) -> None:
         note = _first_use_note(spec)
         note.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(note, spec.version + "\n")
-
-
-FIRST_USE_FIX = ("run it once with the network allowed (without SRARENA_OFFLINE and "
-                 "HF_HUB_OFFLINE), e.g. `srarena score -m NAME IMAGE`")
-"""What caches the files of a ``downloads_on_first_use`` component."""
 
 
 def availability(spec: Any) -> Availability:
