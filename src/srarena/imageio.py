@@ -28,6 +28,8 @@ How :func:`load_image` reads what it meets (see ``docs/datasets.md``):
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import warnings
 import zlib
@@ -342,17 +344,21 @@ filters) it gives files as small as the default strategy at Pillow's default lev
 five times faster (docs/performance.md)."""
 
 
-def save_png(path: str | os.PathLike[str], image: np.ndarray, level: int = PNG_LEVEL) -> None:
+def save_png(path: str | os.PathLike[str], image: np.ndarray, level: int = PNG_LEVEL) -> str:
     """Write an image as 8-bit PNG (zlib ``level`` 0-9) atomically (a reader never sees a
-    half-written file)."""
+    half-written file); returns the sha256 of the file written."""
     if not 0 <= level <= 9:
         raise ValueError(f"PNG compression level {level} is not in 0-9")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = image if image.dtype == np.uint8 else to_uint8(image)
     mode = "L" if data.ndim == 2 else "RGB"
-    atomic_write(path, lambda tmp: Image.fromarray(data, mode=mode).save(
-        tmp, format="PNG", compress_level=level, compress_type=zlib.Z_RLE))
+    buffer = io.BytesIO()
+    Image.fromarray(data, mode=mode).save(buffer, format="PNG", compress_level=level,
+                                          compress_type=zlib.Z_RLE)
+    encoded = buffer.getbuffer()
+    atomic_write(path, lambda tmp: tmp.write_bytes(encoded))
+    return hashlib.sha256(encoded).hexdigest()
 
 
 FILTERS = {

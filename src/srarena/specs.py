@@ -142,7 +142,10 @@ class UpscalerSpec:
     range the network expects (the core always hands implementations RGB float32 in
     [0, 1] and the implementation converts). ``options`` holds the defaults users override
     with ``srarena bench -o NAME.KEY=VALUE``; ``extra_options`` names options accepted without
-    a default; any other key is refused before the run. ``generation_options`` names the
+    a default; any other key is refused before the run, and so is a value of another type
+    than the default's, one outside ``option_choices[KEY]`` where the spec lists choices,
+    or any value for a key in ``fixed_options`` (options that say what the upscaler is, e.g.
+    a classical upscaler's filter: keyed and shown, never set). ``generation_options`` names the
     options of a generative upscaler that change generation only, so changing them reuses
     the fit. ``batch_size`` > 1 lets the engine hand up to that many same-shaped images to
     :meth:`~srarena.components.Upscaler.upscale_batch` at once (results must equal
@@ -168,6 +171,8 @@ class UpscalerSpec:
     side_outputs: tuple[str, ...] = ()
     generation_options: tuple[str, ...] = ()
     extra_options: tuple[str, ...] = ()
+    option_choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    fixed_options: tuple[str, ...] = ()
     batch_size: int = 1
     version: str = "0"
 
@@ -193,7 +198,33 @@ class UpscalerSpec:
     @property
     def option_names(self) -> list[str]:
         """Every option key a user may set, sorted."""
-        return sorted({*self.options, *self.extra_options})
+        return sorted({*self.options, *self.extra_options} - set(self.fixed_options))
+
+    def option_problem(self, key: str, value: Any) -> str | None:
+        """Why a user's option value cannot apply (None when it can)."""
+        if key in self.fixed_options:
+            return f"{key} is what {self.name} is and cannot be set"
+        if key not in self.option_names:
+            return f"unknown option {key}; {self.name} accepts: " + (
+                ", ".join(self.option_names) or "none")
+        choices = self.option_choices.get(key)
+        if choices is not None:
+            if value not in choices:
+                listed = ", ".join(repr(c) for c in choices)
+                return f"{key}={value!r} is not one of {listed}"
+            return None
+        default = self.options.get(key)
+        if default is None or value is None:
+            return None
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        fits = (isinstance(value, bool) if isinstance(default, bool)
+                else numeric and isinstance(value, int) if isinstance(default, int)
+                else numeric if isinstance(default, float)
+                else isinstance(value, type(default)))
+        if not fits:
+            return (f"{key}={value!r} is not a {type(default).__name__} (the default is "
+                    f"{default!r})")
+        return None
 
     def load(self) -> Any:
         return load_factory(self.factory)

@@ -89,6 +89,21 @@ def leaderboard_table(frame: Any, directions: dict[str, bool], title: str) -> Ta
     return table
 
 
+def print_warnings(console: Console, warnings: list[dict[str, str]]) -> None:
+    """One line per upscaler whose outputs needed mending, with a count and an example."""
+    from rich.markup import escape
+
+    by_upscaler: dict[str, list[dict[str, str]]] = {}
+    for warning in warnings:
+        by_upscaler.setdefault(warning["upscaler"], []).append(warning)
+    for name, found in by_upscaler.items():
+        first = found[0]
+        example = escape(f"{first['dataset']}/{first['image_id']}: {first['warning']}")
+        console.print(f"[yellow]warning[/] {escape(name)}: {len(found)} output(s) recorded "
+                      f"with a warning, e.g. {example} — a defect of the upscaler: tell its "
+                      "author", highlight=False)
+
+
 def print_summary(console: Console, folder: Path, summary: Summary) -> None:
     """Leaderboard, skipped components with their fixes, and failures with reasons."""
     from ..analysis.leaderboard import leaderboard
@@ -107,6 +122,7 @@ def print_summary(console: Console, folder: Path, summary: Summary) -> None:
             console.print(f"  [dim]{note}[/]")
     console.print(f"computed {summary.computed} outputs, reused {summary.reused}, "
                   f"{summary.scores} new scores")
+    print_warnings(console, summary.warnings)
     if summary.skipped:
         table = Table(title="Skipped", title_style="yellow")
         for column in ("kind", "name", "reason", "fix"):

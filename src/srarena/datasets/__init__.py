@@ -11,13 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .files import DatasetError, looks_like_study, split_query
+from .files import DatasetError, EmptyDataset, looks_like_study, split_query
 
 if TYPE_CHECKING:
     from ..components import Dataset
     from ..plugins import Registry
 
-__all__ = ["DatasetError", "open_dataset", "parse_source"]
+__all__ = ["DatasetError", "EmptyDataset", "open_dataset", "parse_source"]
 
 
 def parse_source(text: str, registry: Registry) -> tuple[str, str | None]:

@@ -18,12 +18,18 @@ class OutputError(RuntimeError):
     """An upscaler returned something that is not a valid SR image."""
 
 
+RANGE_TOLERANCE = 1e-5
+"""How far outside [0, 1] an output may stray (float rounding) before it is a defect."""
+
+
 @dataclass
 class ChainResult:
     image: np.ndarray
     side_outputs: dict[str, np.ndarray] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     tiles: list[int | None] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What was wrong but mended (values outside [0, 1], clipped), one line per step."""
 
 
 def pad_to_requirements(image: np.ndarray, size: SizeRequirements) -> np.ndarray:
@@ -41,7 +47,10 @@ def pad_to_requirements(image: np.ndarray, size: SizeRequirements) -> np.ndarray
     return np.pad(image, ((0, target_h - height), (0, target_w - width), (0, 0)), mode=mode)
 
 
-def check_output(result: Any, expected: tuple[int, int], name: str) -> UpscaleResult:
+def check_output(result: Any, expected: tuple[int, int], name: str,
+                 ) -> tuple[UpscaleResult, str | None]:
+    """The result as a valid SR image, and a warning when values outside [0, 1] had to be
+    clipped (the contract asks upscalers for [0, 1]: a defect its author needs to see)."""
     if not isinstance(result, UpscaleResult):
         result = UpscaleResult(np.asarray(result))
     image = np.asarray(result.image, dtype=np.float32)
@@ -52,8 +61,14 @@ def check_output(result: Any, expected: tuple[int, int], name: str) -> UpscaleRe
                           f"expected {expected[1]}x{expected[0]}")
     if not np.isfinite(image).all():
         raise OutputError(f"{name} returned NaN or infinite values")
+    low, high = float(image.min()), float(image.max())
+    warning = None
+    if low < -RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
+        outside = float(np.mean((image < 0) | (image > 1)))
+        warning = (f"{name} returned values in [{low:.4g}, {high:.4g}], outside [0, 1] "
+                   f"({outside:.2%} of values): clipped")
     result.image = np.clip(image, 0.0, 1.0)
-    return result
+    return result, warning
 
 
 def _step_function(
@@ -63,8 +78,10 @@ def _step_function(
 
     def one(patch: np.ndarray) -> np.ndarray:
         expected = (patch.shape[0] * step, patch.shape[1] * step)
-        result = check_output(upscaler.upscale(patch), expected, upscaler.spec.name)
+        result, warning = check_output(upscaler.upscale(patch), expected, upscaler.spec.name)
         sink["result"] = result
+        if warning is not None:
+            sink["warning"] = warning
         return result.image
 
     return one
@@ -87,7 +104,9 @@ def run_chain_batch(instances: dict[int, Upscaler], chain: Chain,
                               f"{len(padded)} images")
         prefix = f"step{index + 1}_x{step}"
         for i, raw in enumerate(results):
-            result = check_output(raw, expected, upscaler.spec.name)
+            result, warning = check_output(raw, expected, upscaler.spec.name)
+            if warning is not None:
+                outs[i].warnings.append(f"step {index + 1} (x{step}): {warning}")
             current[i] = result.image[: height * step, : width * step]
             outs[i].tiles.append(None)
             for name, array in result.side_outputs.items():
@@ -122,11 +141,13 @@ def run_chain(
         spec = upscaler.spec
         height, width = current.shape[:2]
         padded = pad_to_requirements(current, spec.size)
-        last: dict[str, UpscaleResult] = {}
+        last: dict[str, Any] = {}
         one = _step_function(upscaler, step, last)
         step_tile = tile if spec.tiling in ("supported", "discouraged") else None
         sr, used = upscale_with_backoff(one, padded, step, step_tile, overlap=overlap)
         out.tiles.append(used)
+        if "warning" in last:
+            out.warnings.append(f"step {index + 1} (x{step}): {last['warning']}")
         current = sr[: height * step, : width * step]
         prefix = f"step{index + 1}_x{step}"
         result = last.get("result")  # with tiles: the last tile's side outputs

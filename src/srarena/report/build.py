@@ -234,9 +234,11 @@ def build_report(run_path: str | Path, out: str | Path | None = None,
                                     metrics[0] if metrics else None)
     order = (list(analysis.metrics[metric].ranking["upscaler"]) if analysis and metric
              else list(config.get("upscalers", [])))
+    written = run.last_written()
     report = Report(
         title=f"srarena report: {run.folder.resolve().name}", run=str(run.folder),
-        created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), metric=metric,
+        created=(datetime.fromtimestamp(written, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+                 if written is not None else "(no results yet)"), metric=metric,
         summary={}, config=config, environment=meta.get("environment") or {},
         datasets=meta.get("datasets") or [], notes=notes)
     if analysis is not None:

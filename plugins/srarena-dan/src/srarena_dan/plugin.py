@@ -123,6 +123,7 @@ def spec(version: str, setting: int) -> UpscalerSpec:
         url=OFFICIAL_URL,
         resources=Resources(memory_gb=4.0),
         options={"version": version, "setting": setting, "quantize": True},
+        fixed_options=("version", "setting"),
         extra_options=ARCH_OPTIONS,
         side_outputs=("kernel", "kernel_code"),
     )
