@@ -18,7 +18,7 @@ from typing import Any
 from .. import weights as weights_service
 from ..availability import availability
 from ..components import Item, Metric
-from ..imageio import from_uint8, load_image
+from ..imageio import load_image, to_rgb
 from ..plugins import Registry
 from ..specs import UpscalerSpec, WeightSet
 from ..status import Status
@@ -362,7 +362,7 @@ class Bench:
             return
         image8 = result.image
         path = self.store.folder / target.path
-        image = (lambda: from_uint8(image8)) if image8 is not None else (lambda: load_image(path))
+        image = (lambda: to_rgb(image8)) if image8 is not None else (lambda: load_image(path))
         self._score(ToScore(target.key, row["dataset"], target.image_id, image, hr))
 
     def _finish_cell(self, label: str) -> None:
