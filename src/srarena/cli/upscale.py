@@ -73,7 +73,11 @@ def _upscale(inputs: list[Path], output: Path, name: str, scale: int, weights: P
         return 1
     context = Context(device=resolve_device(device), precision=precision, seed=seed,
                       weights=paths, options={**spec.options, **options.get(name, {})})
-    instances = open_steps(spec, chain.steps, context)
+    try:
+        instances = open_steps(spec, chain.steps, context)
+    except Exception as exc:  # noqa: BLE001 - a plugin that cannot start says why, no traceback
+        console.print(f"[red]error:[/] could not start {name}: {exc}")
+        return 1
     failed = 0
     for source in inputs:
         target = output if single_file else output / f"{source.stem}_{chain.label()}.png"
