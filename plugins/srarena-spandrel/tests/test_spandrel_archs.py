@@ -74,6 +74,10 @@ def test_registered_from_the_manifest_with_the_descriptor_facts(models, sp):
     assert [(row["file"], row["state"]) for row in mine] == [("ESRGAN-x2.pth", "verified")]
     table = sp.cli("spandrel", "list").output
     assert "spandrel:x2plus" in table and "ESRGAN x2" in table
+    listed = {row["upscaler"]: row for row in json.loads(sp.cli("spandrel", "list",
+                                                                "--json").output)}
+    assert listed["spandrel:x2plus"]["protocols"] == ["official:real-esrgan"]
+    assert listed["spandrel:bsrgan-x2"]["protocols"] == ["official:bsrgan"]  # the zoo's own
 
 
 def test_x2_and_x4_under_one_name_make_8x_run_x2_then_x4(models, sp, tmp_path):

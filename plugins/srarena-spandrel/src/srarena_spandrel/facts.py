@@ -108,11 +108,8 @@ def chain_note(scales: Sequence[int]) -> str:
 
 def protocol_note(model: str, files: Sequence[Mapping[str, Any]]) -> str:
     """Which protocol runs the model by default (README: "Faithful use")."""
-    names = []
-    for facts in files:
-        found = protocols.official(upscaler_name(model), facts["architecture"])
-        names.append(found.label if found else f"spandrel's call ({facts['architecture']} has "
-                                               "no official protocol recorded)")
+    names = [protocols.default_label(upscaler_name(model), facts["architecture"])
+             for facts in files]
     return (f"runs as {', '.join(dict.fromkeys(names))} by default; -o "
             f"{upscaler_name(model)}.protocol=spandrel for spandrel's own call")
 

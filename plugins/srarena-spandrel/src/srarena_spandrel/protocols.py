@@ -152,6 +152,13 @@ def official(upscaler: str, architecture: str) -> Protocol | None:
     return BY_ZOO.get(zoo_name) or BY_ARCHITECTURE.get(architecture)
 
 
+def default_label(upscaler: str, architecture: str) -> str:
+    """What a model runs by default, as its output's info names it."""
+    found = official(upscaler, architecture)
+    return found.label if found else \
+        f"spandrel (no official protocol recorded for {architecture})"
+
+
 # --- applying a protocol (torch, imported by the caller) -------------------------------------
 
 

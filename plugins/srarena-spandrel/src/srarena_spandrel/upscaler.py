@@ -69,8 +69,7 @@ class SpandrelUpscaler(Upscaler):
         label = "spandrel"
         if protocols.choice(context.options, spec.name) == "official":
             self.protocol = protocols.official(spec.name, facts["architecture"])
-            label = self.protocol.label if self.protocol else \
-                f"spandrel (no official protocol recorded for {facts['architecture']})"
+            label = protocols.default_label(spec.name, facts["architecture"])
         if self.protocol is not None:
             self.alpha, self.rounding = self.protocol.alpha_method, "float32"
         self.info = {"architecture": facts["architecture"], "model_scale": self.model_scale,
