@@ -45,6 +45,7 @@ class SpandrelUpscaler(Upscaler):
         super().__init__(spec, scale, context)
         import torch
 
+        choice = protocols.choice(context.options, spec.name)  # a bad value fails before loading
         self.path = self._weight_file()
         descriptor = loading.load_descriptor(self.path)
         facts = loading.describe(descriptor)
@@ -65,15 +66,15 @@ class SpandrelUpscaler(Upscaler):
         self.dtype = getattr(torch, DTYPES[precision])
         self.channels = (facts["input_channels"], facts["output_channels"])
         self.descriptor = descriptor.to(device=self.device, dtype=self.dtype).eval()
-        self.protocol = None
-        label = "spandrel"
-        if protocols.choice(context.options, spec.name) == "official":
+        self.protocol: protocols.Protocol | None = None
+        ran_as = "spandrel"
+        if choice == "official":
             self.protocol = protocols.official(spec.name, facts["architecture"])
-            label = protocols.default_label(spec.name, facts["architecture"])
+            ran_as = protocols.default_label(spec.name, facts["architecture"])
         if self.protocol is not None:
             self.alpha, self.rounding = self.protocol.alpha_method, "float32"
         self.info = {"architecture": facts["architecture"], "model_scale": self.model_scale,
-                     "protocol": label}
+                     "protocol": ran_as}
         if self.passes > 1 or self.model_scale != scale:
             label = "_".join([f"x{self.model_scale}"] * self.passes)
             if self.model_scale**self.passes != scale:
