@@ -302,7 +302,8 @@ def check_metric(spec: MetricSpec, ctx: Context | None = None, size: int | None 
 
 def check_dataset(spec: DatasetSpec, argument: str | None = None) -> list[Item]:
     """Open the source as the engine does; its items come in a stable order with unique ids,
-    and every LR (and HR) image is RGB float32 in [0, 1]. Returns the items."""
+    every LR image is float32 in [0, 1] with 1-4 channels (grey, grey+alpha, RGB, RGBA) and
+    every HR image RGB float32 in [0, 1]. Returns the items."""
     from .components import create
 
     items = list(create(spec, argument).items())
@@ -317,9 +318,11 @@ def check_dataset(spec: DatasetSpec, argument: str | None = None) -> list[Item]:
             if load is None:
                 continue
             image = load()
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.float32:
+            channels = (1, 2, 3, 4) if what == "lr" else (3,)
+            if image.ndim != 3 or image.shape[2] not in channels or image.dtype != np.float32:
+                wanted = "(H, W, 1-4)" if what == "lr" else "(H, W, 3)"
                 raise _fail(spec, f"{item.image_id}: {what}() gave {image.shape} {image.dtype}, "
-                                  "expected (H, W, 3) float32")
+                                  f"expected {wanted} float32")
             if image.min() < 0 or image.max() > 1:
                 raise _fail(spec, f"{item.image_id}: {what}() has values outside [0, 1]")
     return items

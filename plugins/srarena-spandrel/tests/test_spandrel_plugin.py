@@ -134,11 +134,6 @@ def test_helpers():
     assert facts.file_name("ESRGAN", 4, ".PTH") == "ESRGAN-x4.pth"
     assert facts.parse_filename("ESRGAN-x4.pth") == ("ESRGAN", 4)
     assert facts.parse_filename("RealESRGAN_x4plus.pth") is None
-    size = facts.combined_size([
-        {"size_requirements": {"minimum": 16, "multiple_of": 1, "square": False}},
-        {"size_requirements": {"minimum": 4, "multiple_of": 4, "square": False}},
-        {"size_requirements": {"minimum": 0, "multiple_of": 6, "square": False}}])
-    assert (size.minimum, size.multiple_of, size.square) == (16, 12, False)
     assert facts.combined_tiling([{"tiling": "supported"}, {"tiling": "internal"}]) == "internal"
     assert loading.default_name(__import__("pathlib").Path("4x-Ultra Sharp.pth")) == (
         "4x-ultra-sharp")

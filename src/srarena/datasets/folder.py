@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..components import Dataset, Item
-from ..imageio import load_image
+from ..imageio import load_channels
 from ..specs import DatasetSpec
 from .files import IMAGE_EXTENSIONS, EmptyDataset, find_images, parse_argument
 
@@ -57,7 +57,7 @@ class FolderDataset(Dataset):
                 image_id=image_id,
                 dataset=self.name,
                 domain=self.domain,
-                lr=partial(load_image, path),
+                lr=partial(load_channels, path),
                 source=str(path),
             )
 

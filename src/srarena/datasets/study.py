@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..components import Dataset, Item
-from ..imageio import load_image
+from ..imageio import load_channels
 from ..specs import DatasetSpec
 from .files import DatasetError, find_images, parse_argument
 
@@ -62,7 +62,7 @@ class StudyDataset(Dataset):
                 image_id=image_id,
                 dataset=dataset,
                 domain=domain,
-                lr=partial(load_image, path),
+                lr=partial(load_channels, path),
                 source=str(path),
             )
 

@@ -24,7 +24,7 @@ from .. import weights as weights_service
 from ..atomic import atomic_write_text
 from ..availability import availability
 from ..components import Item, Metric
-from ..imageio import from_uint8, load_image
+from ..imageio import load_image, to_rgb
 from ..plugins import Registry
 from ..specs import UpscalerSpec, WeightSet
 from ..status import Status
@@ -510,7 +510,7 @@ class Bench:
             return
         image8 = result.image
         path = self.folder / target.path
-        image = (lambda: from_uint8(image8)) if image8 is not None else (lambda: load_image(path))
+        image = (lambda: to_rgb(image8)) if image8 is not None else (lambda: load_image(path))
         self._score(ToScore(target.key, row["dataset"], target.image_id, image, hr))
 
     def _finish_cell(self, label: str) -> None:

@@ -1,14 +1,24 @@
-"""Running a single-image upscaler's chain on one LR image."""
+"""Running a single-image upscaler's chain on one LR image.
+
+:func:`run_chain` (and :func:`run_chain_batch`) run the chain on an RGB image.
+:func:`run_image` (and :func:`run_image_batch`) take an image of 1-4 channels
+(:func:`~srarena.imageio.load_channels`) and give one of the same channels: the colour goes
+through the chain as RGB (a grey image replicated, its output brought back to one channel
+by :func:`~srarena.imageio.luma`), an alpha channel is upscaled by the chain itself or by a
+filter, as the upscaler declares (:attr:`~srarena.components.Upscaler.alpha`), and the output
+is rounded as it declares (:attr:`~srarena.components.Upscaler.rounding`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..components import Upscaler, UpscaleResult
-from ..imageio import resize
+from ..imageio import FILTERS, from_uint8, luma, resize, to_uint8_float32
 from ..specs import SizeRequirements
 from .chain import Chain
 from .tiling import upscale_with_backoff
@@ -158,3 +168,84 @@ def run_chain(
                 out.info[prefix] = result.info
     out.image = _to_target(current, image, chain)
     return out
+
+
+GREY = "bt601-luma"
+"""How a grey input's output is brought back to one channel (recorded as ``info["grey"]``)."""
+
+
+def _declared(instances: dict[int, Upscaler], chain: Chain, name: str) -> list[str]:
+    return [str(getattr(instances[step], name)) for step in dict.fromkeys(chain.steps)]
+
+
+def alpha_method(instances: dict[int, Upscaler], chain: Chain) -> str:
+    """How the chain's alpha channel is upscaled: ``model`` when every step's upscaler says
+    so, else the first filter a step names."""
+    declared = _declared(instances, chain, "alpha")
+    method = next((how for how in declared if how != "model"), "model")
+    if method != "model" and method not in FILTERS:
+        raise OutputError(f"{instances[chain.steps[0]].spec.name} upscales alpha with "
+                          f"{method!r}, which is neither 'model' nor one of {sorted(FILTERS)}")
+    return method
+
+
+def rounding_of(instances: dict[int, Upscaler], chain: Chain) -> str:
+    """``float32`` when every step's upscaler asks for it, else ``float64``."""
+    return "float32" if set(_declared(instances, chain, "rounding")) == {"float32"} else \
+        "float64"
+
+
+RunRgb = Callable[[list[np.ndarray]], list[ChainResult]]
+
+
+def run_image(instances: dict[int, Upscaler], chain: Chain, image: np.ndarray,
+              tile: int | None, overlap: int = 16) -> ChainResult:
+    """:func:`run_chain` on an image of 1-4 channels; the output has the same channels."""
+    def run(rgbs: list[np.ndarray]) -> list[ChainResult]:
+        return [run_chain(instances, chain, rgb, tile, overlap) for rgb in rgbs]
+
+    return _with_channels(instances, chain, [image], run)[0]
+
+
+def run_image_batch(instances: dict[int, Upscaler], chain: Chain,
+                    images: list[np.ndarray]) -> list[ChainResult]:
+    """:func:`run_chain_batch` on same-shaped images of 1-4 channels."""
+    return _with_channels(instances, chain, images,
+                          lambda rgbs: run_chain_batch(instances, chain, rgbs))
+
+
+def _with_channels(instances: dict[int, Upscaler], chain: Chain,
+                   images: Sequence[np.ndarray], run: RunRgb) -> list[ChainResult]:
+    """Split same-shaped images into colour (RGB) and alpha, run the chain on the colour,
+    bring a grey output back to one channel, upscale and join the alpha, round."""
+    images = [image[..., None] if image.ndim == 2 else image for image in images]
+    channels = images[0].shape[-1]
+    if channels == 3:
+        outs = run(list(images))
+    else:
+        grey = channels in (1, 2)
+        colours = [np.repeat(im[..., :1], 3, axis=-1) if grey
+                   else np.ascontiguousarray(im[..., :3]) for im in images]
+        outs = run(colours)
+        if grey:
+            for out in outs:
+                out.image, out.info["grey"] = luma(out.image), GREY
+        if channels in (2, 4):
+            _join_alpha(instances, chain, [im[..., -1:] for im in images], outs, run)
+    if rounding_of(instances, chain) == "float32":
+        for out in outs:
+            out.image = from_uint8(to_uint8_float32(out.image))
+    return outs
+
+
+def _join_alpha(instances: dict[int, Upscaler], chain: Chain, alphas: list[np.ndarray],
+                outs: list[ChainResult], run: RunRgb) -> None:
+    method = alpha_method(instances, chain)
+    height, width = outs[0].image.shape[:2]
+    if method == "model":
+        planes = [luma(out.image) for out in run([np.repeat(a, 3, axis=-1) for a in alphas])]
+    else:
+        planes = [np.clip(resize(a, width, height, method), 0.0, 1.0) for a in alphas]
+    for out, plane in zip(outs, planes, strict=True):
+        out.image = np.concatenate([out.image, plane.astype(np.float32)], axis=-1)
+        out.info["alpha"] = method if method == "model" else f"filter:{method}"

@@ -27,13 +27,13 @@ from typing import Any
 import numpy as np
 
 from ..components import Context, Progress
-from ..imageio import PNG_LEVEL, save_png, to_uint8
+from ..imageio import PNG_LEVEL, save_png, to_rgb, to_uint8
 from ..specs import UpscalerSpec
 from ..store import array_hash
 from .chain import Chain
 from .instances import close_all, open_generative, open_steps
 from .pipeline import StageClock, drain, in_flight, make_pool, read_ahead, worker_count
-from .single import ChainResult, check_output, run_chain, run_chain_batch
+from .single import ChainResult, check_output, run_image, run_image_batch
 
 
 class InputChanged(RuntimeError):
@@ -346,7 +346,7 @@ def _upscale_group(job: SingleJob, instances: dict[int, Any],
         start = time.perf_counter()
         try:
             with clock.computing():
-                outs = run_chain_batch(instances, job.chain, [image for _, image in group])
+                outs = run_image_batch(instances, job.chain, [image for _, image in group])
         except Exception:  # noqa: BLE001 - retried one by one below
             outs = None
         if outs is not None:
@@ -360,7 +360,7 @@ def _upscale_group(job: SingleJob, instances: dict[int, Any],
         start = time.perf_counter()
         try:
             with clock.computing():
-                out = run_chain(instances, job.chain, image, job.tile, job.overlap)
+                out = run_image(instances, job.chain, image, job.tile, job.overlap)
         except Exception as exc:  # noqa: BLE001 - one failed item, the run goes on
             yield from stream.failed(target, exc, time.perf_counter() - start)
             continue
@@ -392,7 +392,8 @@ def run_fit(job: GenerativeJob, progress: Progress | None = None,
     assert job.images is not None
     pool, _, own = _pool_for(job, pool)
     try:
-        images = [future.result() for future in [pool.submit(read) for read in job.images]]
+        images = [to_rgb(future.result())  # a generator fits on RGB, as metrics score it
+                  for future in [pool.submit(read) for read in job.images]]
     finally:
         if own:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -3,6 +3,7 @@ write ``index.html`` and ``index.md`` beside an ``assets/`` folder."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,22 @@ def metric_section(m: MetricAnalysis, frame: pd.DataFrame, options: ReportOption
                          domains, notes=list(m.notes))
 
 
+def protocols(infos: pd.Series) -> list[str]:
+    """The protocols the outputs' steps say they ran by (an upscaler's ``info["protocol"]``,
+    e.g. ``official:real-esrgan``), in order of first appearance."""
+    found: dict[str, None] = {}
+    for text in infos.dropna():
+        try:
+            info = json.loads(text)
+        except (TypeError, ValueError):
+            continue
+        steps = info.values() if isinstance(info, dict) else ()
+        for step in steps:
+            if isinstance(step, dict) and step.get("protocol"):
+                found[str(step["protocol"])] = None
+    return list(found)
+
+
 def runtime_rows(outputs: pd.DataFrame, order: list[str]) -> list[dict[str, Any]]:
     """Per technique: outputs made and failed, seconds per image, peak memory."""
     rows = []
@@ -113,6 +130,7 @@ def runtime_rows(outputs: pd.DataFrame, order: list[str]) -> list[dict[str, Any]
             "upscaler": name,
             "mode": ", ".join(sorted(set(mine["mode"].dropna().astype(str)))),
             "chain": ", ".join(sorted(set(mine["chain"].dropna().astype(str)))),
+            "protocol": ", ".join(protocols(mine["info"])),
             "device": ", ".join(sorted(set(mine["device"].dropna().astype(str)))),
             "ok": int(len(ok)), "failed": int(len(mine) - len(ok)),
             "mean_s": seconds.mean(), "median_s": seconds.median(), "total_s": seconds.sum(

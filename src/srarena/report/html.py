@@ -253,12 +253,13 @@ def _runtime(report: Report) -> str:
     if not report.runtime:
         return ""
     rows = [[_td(f"<b>{_e(r['upscaler'])}</b>"), _td(_e(r["mode"])), _td(_e(r["chain"])),
-             _td(_e(r["device"])), _td(_e(r["ok"]), "num"),
+             _td(_e(r["protocol"] or "–")), _td(_e(r["device"])), _td(_e(r["ok"]), "num"),
              _td(_e(r["failed"]), "num" + (" worst" if r["failed"] else "")),
              _td(_num(r["mean_s"], 3), "num"), _td(_num(r["median_s"], 3), "num"),
              _td(_num(r["total_s"], 3), "num"), _td(_num(r["peak_mb"], 4), "num"),
              _td(_num(r["mean_peak_mb"], 4), "num")] for r in report.runtime]
-    table = _table(["technique", "mode", "chain", "device", "outputs", "failed", "s / image",
+    table = _table(["technique", "mode", "chain", "protocol", "device", "outputs", "failed",
+                    "s / image",
                     "median s", "total s", "peak MB (max)", "peak MB (mean)"], rows)
     scoring = ""
     if report.scoring:
@@ -268,7 +269,8 @@ def _runtime(report: Report) -> str:
               _td(_e(r["failed"]), "num")] for r in report.scoring])
     return _section("runtime", "Runtime and memory", table + scoring,
                     "Seconds per output image (the whole scale chain) and the peak memory the "
-                    "process reached while making it.")
+                    "process reached while making it; the protocol is how the upscaler says "
+                    "it ran its model (e.g. official:real-esrgan), where it says.")
 
 
 def _panel(panel: Any, box: Any) -> str:

@@ -139,13 +139,14 @@ def _kernels(report: Report) -> str:
 def _runtime(report: Report) -> str:
     if not report.runtime:
         return ""
-    rows = [[f"**{_c(r['upscaler'])}**", _c(r["mode"]), _c(r["chain"]), _c(r["device"]),
+    rows = [[f"**{_c(r['upscaler'])}**", _c(r["mode"]), _c(r["chain"]),
+             _c(r["protocol"] or "–"), _c(r["device"]),
              r["ok"], r["failed"], fmt(r["mean_s"], 3), fmt(r["median_s"], 3),
              fmt(r["total_s"], 3), fmt(r["peak_mb"]), fmt(r["mean_peak_mb"])]
             for r in report.runtime]
     return "## Runtime and memory\n\n" + _table(
-        ["technique", "mode", "chain", "device", "outputs", "failed", "s / image", "median s",
-         "total s", "peak MB (max)", "peak MB (mean)"], rows)
+        ["technique", "mode", "chain", "protocol", "device", "outputs", "failed", "s / image",
+         "median s", "total s", "peak MB (max)", "peak MB (mean)"], rows)
 
 
 def _problems(report: Report) -> str:

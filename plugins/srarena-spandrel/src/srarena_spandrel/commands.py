@@ -9,6 +9,7 @@ import typer
 
 from . import manifest, zoo
 from .facts import precision_ok, summary
+from .protocols import default_label
 
 spandrel_app = typer.Typer(
     name="spandrel",
@@ -31,19 +32,23 @@ def rows() -> list[dict]:
                                       if all(precision_ok(f, p) for f in files)],
             "sources": [f.get("source", "") for f in files],
             "licence": entry.get("licence") or "the file's own",
+            "protocols": list(dict.fromkeys(
+                default_label(f"spandrel:{model}", f["architecture"]) for f in files)),
         })
     for item in zoo.ZOO:
         found.append({
             "upscaler": f"spandrel:{item.name}", "kind": "zoo", "scales": [item.facts["scale"]],
             "models": [summary(item.facts)], "precisions": ["fp32"],
             "sources": [s.describe() for s in item.sources], "licence": item.licence,
+            "protocols": [default_label(f"spandrel:{item.name}", item.facts["architecture"])],
         })
     return found
 
 
 @spandrel_app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")):
-    """The models you added and the zoo: architecture, scales, precisions, where from."""
+    """The models you added and the zoo: architecture, scales, protocol, precisions, where
+    from."""
     found = rows()
     if as_json:
         typer.echo(json.dumps(found, indent=2))
@@ -53,10 +58,11 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON instead
     from rich.table import Table
 
     table = Table(title=f"spandrel models (manifest: {manifest.path()})")
-    for column in ("upscaler", "kind", "model (per scale)", "precisions", "from"):
+    for column in ("upscaler", "kind", "model (per scale), protocol", "precisions", "from"):
         table.add_column(column)
     for row in found:
-        table.add_row(row["upscaler"], row["kind"], "\n".join(row["models"]),
+        models = "\n".join([*row["models"], *(f"runs as {p}" for p in row["protocols"])])
+        table.add_row(row["upscaler"], row["kind"], escape(models),
                       ", ".join(row["precisions"]), escape("\n".join(row["sources"])))
     Console().print(table)
 
