@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import socket
 import sys
-import threading
 import time
 import types
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from typer.testing import CliRunner
+from weights_server import Server
 
 from srarena import hookimpl, plugins
 from srarena.specs import Source, UpscalerSpec, WeightFile, WeightSet
@@ -25,78 +24,6 @@ from srarena.weights import (
     status,
 )
 from srarena.weights import download as dl
-
-
-class Server:
-    """A loopback HTTP server with files, ranges, redirects, cut connections and hangs."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.redirects: dict[str, str] = {}
-        self.cuts: dict[str, list[int]] = {}  # path -> byte counts after which to cut, in turn
-        self.hang: set[str] = set()
-        self.stalls: dict[str, list[int]] = {}  # path -> send this many bytes, then go silent
-        self.ranges = True
-        self.requests: list[tuple[str, str | None]] = []
-        self.sent = 0
-        self.release = threading.Event()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                return None
-
-            def do_GET(self):
-                server.requests.append((self.path, self.headers.get("Range")))
-                if self.path in server.hang:
-                    server.release.wait(10)
-                    return
-                if self.path in server.redirects:
-                    self.send_response(302)
-                    self.send_header("Location", server.redirects[self.path])
-                    self.end_headers()
-                    return
-                data = server.files.get(self.path)
-                if data is None:
-                    self.send_error(404)
-                    return
-                start = 0
-                wanted = self.headers.get("Range")
-                if wanted and server.ranges:
-                    start = int(wanted.removeprefix("bytes=").split("-")[0])
-                    if start >= len(data):
-                        self.send_error(416)
-                        return
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                else:
-                    self.send_response(200)
-                self.send_header("Content-Length", str(len(data) - start))
-                self.end_headers()
-                body = data[start:]
-                cuts, stalls = server.cuts.get(self.path), server.stalls.get(self.path)
-                stall = bool(stalls) and not cuts
-                if cuts or stalls:
-                    body = body[: (cuts or stalls).pop(0)]
-                    self.close_connection = True
-                self.wfile.write(body)
-                self.wfile.flush()
-                server.sent += len(body)
-                if stall:
-                    server.release.wait(5)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture

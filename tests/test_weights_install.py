@@ -213,7 +213,7 @@ def test_a_changed_file_is_caught(env):
     _save(target, seed=9)  # same architecture, other bytes
     assert [s.state for s in W.status(env.tiny)] == ["unchecked"]
     (st,) = validate.verify(env.tiny)
-    assert st.state == "mismatch" and "recorded at install" in st.detail
+    assert st.state == "mismatch" and "recorded at its first install" in st.detail
     with pytest.raises(W.ChecksumMismatch, match="srarena weights add tiny-weights"):
         W.resolve(env.tiny)
 
