@@ -292,7 +292,12 @@ def test_cli_add_good_then_list_says_trusted_on_first_use(env):
     sha = hashlib.sha256(env.good.read_bytes()).hexdigest()
     assert f"tiny-weights/tiny.pth: installed, sha256 {sha}" in result.stdout
     table = _cli("weights", "list").stdout
-    assert "recorded" in table and "trust on first use" in table
+    line = next(line for line in table.splitlines() if " tiny.pth " in line)
+    assert line.split()[2:5] == ["recorded", "first", "use"]  # set, file, status, sha256
+    assert "first use = recorded here at first use (trust on first use)" in table
+    (row,) = [r for r in json.loads(_cli("weights", "list", "--format", "json").stdout)
+              if r["weights"] == "tiny-weights"]
+    assert row["checksum"] == "first-use" and row["checksum_text"] == "recorded here at first use"
 
 
 def test_cli_add_wrong_prints_the_diff_and_installs_nothing(env):

@@ -8,6 +8,8 @@ from typing import Any
 
 import typer
 
+from .layout import Format, emit_json, format_option, json_option, wants_json
+
 weights_app = typer.Typer(
     name="weights",
     help="Weight files: what each plugin needs, download, add by hand, verify, locate.",
@@ -16,9 +18,10 @@ weights_app = typer.Typer(
 
 _COLOURS = {"verified": "green", "recorded": "green", "missing": "yellow", "partial": "yellow",
             "unchecked": "yellow", "mismatch": "red", "invalid": "red"}
-_TOFU_NOTE = (
-    "recorded: the plugin publishes no sha256 for this file, so srarena recorded the sha256 of "
-    "the first copy installed (trust on first use) and checks every later use against it."
+_SHA_LEGEND = (
+    "sha256: published = given by the upstream; shipped = a shipped record (srarena's "
+    "maintainers recorded it); first use = recorded here at first use (trust on first use); "
+    "none yet = recorded at first download. Every later fetch and use is checked against it."
 )
 
 
@@ -46,27 +49,72 @@ def _size(n: int | None) -> str:
     return str(n)
 
 
-def _status_table(title: str, rows: list[dict[str, Any]]) -> Any:
-    from rich.markup import escape
-    from rich.table import Table
+def _columns() -> list[Any]:
+    from .layout import Column
 
-    table = Table(title=title)
-    for column in ("weight set", "used by", "file", "size", "status", "source"):
-        table.add_column(column)
+    return [
+        Column("weights", "weight set", priority=2, whole=True, merge_into="file"),
+        Column("file", whole=True),
+        Column("status", whole=True),
+        Column("checksum", "sha256", priority=1, whole=True),
+        Column("get", priority=1, whole=True),
+        Column("source", priority=3, whole=True),
+        Column("size", priority=4, whole=True, justify="right"),
+        Column("used", "used by", priority=5, whole=True),
+    ]
+
+
+def _cells(row: dict[str, Any]) -> dict[str, Any]:
+    """One listing row's cells: the state coloured, sources shortened to their hosts."""
+    from rich.text import Text
+
+    from ..weights.cache import CHECKSUM_WORD
+
+    return {
+        "weights": row["weights"],
+        "file": row["file"],
+        "status": Text(row["state"], style=_COLOURS[row["state"]]),
+        "checksum": CHECKSUM_WORD[row["checksum"]],
+        "get": row["get"],
+        "source": " ".join(row.get("hosts") or ()),
+        "size": _size(row["size"]),
+        "used": " ".join(user.split(":", 1)[1] for user in row.get("users", ())),
+    }
+
+
+def _print_listing(title: str, rows: list[dict[str, Any]], verbose: bool) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from .layout import print_table
+
+    console = Console()
+    print_table(console, _columns(), [_cells(row) for row in rows], title=title,
+                more="--verbose or --format json")
+    manual: dict[str, str] = {}
     for row in rows:
-        colour = _COLOURS[row["state"]]
-        status = f"[{colour}]{row['state']}[/]: {escape(row['detail'])}"
-        if row.get("fix"):
-            status += f"\nfix: [bold]{row['fix']}[/]"
-        table.add_row(
-            row["weights"],
-            "\n".join(row.get("users", ())),
-            row["file"],
-            _size(row["size"]),
-            status,
-            row.get("installed_from") or "\n".join(row.get("sources", ())),
-        )
-    return table
+        if row["get"] != "fetch" and not row["ok"]:
+            manual.setdefault(row["weights"], f"{row['set_get']}: `{row['fix']}`")
+    fetchable = {r["weights"] for r in rows if not r["ok"] and r["weights"] not in manual}
+    if fetchable:
+        console.print(f"{len(fetchable)} set(s) to download: [bold]srarena weights fetch "
+                      "--all[/] (or fetch NAME)")
+    if manual:
+        console.print(f"{len(manual)} set(s) to add by hand (srarena weights add):")
+        for name, how in manual.items():
+            console.print(f"  {escape(name)}: {escape(how)}")
+    bad = [r for r in rows if r["state"] in ("mismatch", "invalid", "partial", "unchecked")]
+    for row in bad if not verbose else rows:
+        console.print(f"[{_COLOURS[row['state']]}]{escape(row['weights'])}/"
+                      f"{escape(row['file'])}[/]: {escape(row['detail'])}")
+        if verbose:
+            for source in row["sources"]:
+                console.print(f"  from {escape(source)}")
+    for row in rows:
+        if row["conflicts"]:
+            console.print(f"[red]warning[/]: {', '.join(row['conflicts'])} declare a different "
+                          f"weight set under the taken name {row['weights']!r}; ignored")
+    console.print(_SHA_LEGEND, style="dim")
 
 
 def _progress() -> Any:
@@ -105,33 +153,31 @@ def _fetch_one(ws: Any, progress: Any) -> list[Any]:
 
 
 @weights_app.command("list")
-def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")):
-    """What each installed plugin needs, what is present, and whether it is verified."""
-    from rich.console import Console
-
+def list_(
+    output: Format = format_option(),
+    as_json: bool = json_option(),
+    verbose: bool = typer.Option(False, "--verbose", "-v",
+                                 help="Every file's state and full source URLs."),
+):
+    """What each installed plugin needs, what is present, whether it is verified, and
+    whether it can be fetched or must be added by hand."""
     from .. import weights
 
     rows = weights.overview()
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+    if wants_json(output, as_json):
+        emit_json(rows)
         return
-    console = Console()
     if not rows:
-        console.print("No installed plugin declares weight files.")
+        typer.echo("No installed plugin declares weight files.")
         return
-    console.print(_status_table(f"srarena weights (cache: {weights.home() / 'weights'})", rows))
-    for row in rows:
-        if row["conflicts"]:
-            console.print(f"[red]warning[/]: {', '.join(row['conflicts'])} declare a different "
-                          f"weight set under the taken name {row['weights']!r}; ignored")
-    if any(row["state"] == "recorded" for row in rows):
-        console.print(_TOFU_NOTE)
+    _print_listing(f"srarena weights (cache: {weights.home() / 'weights'})", rows, verbose)
 
 
 @weights_app.command("fetch")
 def fetch(
     names: list[str] = typer.Argument(None, help="Weight sets (or components) to download."),
-    all_: bool = typer.Option(False, "--all", help="Every weight set installed plugins declare."),
+    all_: bool = typer.Option(False, "--all", help="Every weight set installed plugins declare "
+                                                   "that can be downloaded."),
 ):
     """Download weight files, resuming interrupted downloads and checking their sha256."""
     from rich.console import Console
@@ -141,9 +187,17 @@ def fetch(
 
     if all_ == bool(names):
         raise _fail(ValueError("give weight set names or --all (not both)"), 2)
-    sets = [d.weights for d in weights.declared().values()] if all_ else list(map(_find, names))
-    failed = 0
     console = Console(stderr=True)
+    if all_:
+        declared = [d.weights for d in weights.declared().values()]
+        sets = [ws for ws in declared if weights.how_to_get(ws) == "fetch"]
+        for ws in declared:
+            if ws not in sets and weights.missing_files(ws):
+                console.print(f"[yellow]{ws.name}[/]: {escape(weights.how_to_get(ws))}: "
+                              f"`srarena weights add {ws.name} FILE...`", soft_wrap=True)
+    else:
+        sets = list(map(_find, names))
+    failed = 0
     with _progress() as progress:
         for ws in sets:
             try:
@@ -226,21 +280,23 @@ def _import(spec: Any, files: list[Path], new_name: str | None) -> int:
 @weights_app.command("verify")
 def verify(
     names: list[str] = typer.Argument(None, help="Weight sets to check (default: all)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    output: Format = format_option(),
+    as_json: bool = json_option(),
+    verbose: bool = typer.Option(False, "--verbose", "-v",
+                                 help="Every file's state and full source URLs."),
 ):
-    """Re-hash installed files and compare them with their declared or recorded sha256."""
-    from rich.console import Console
-
+    """Re-hash installed files and compare them with their published, shipped or recorded
+    sha256."""
     from .. import weights
 
     try:
         rows = weights.overview(names or None, rehash=True)
     except weights.UnknownWeights as exc:
         raise _fail(exc, 2) from None
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+    if wants_json(output, as_json):
+        emit_json(rows)
     else:
-        Console().print(_status_table("srarena weights verify", rows))
+        _print_listing("srarena weights verify", rows, verbose)
     if any(row["state"] in ("mismatch", "invalid") for row in rows):
         raise typer.Exit(1)
 

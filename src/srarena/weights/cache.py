@@ -45,6 +45,9 @@ STATE_HELP: dict[str, str] = {
 }
 
 Checksum = Literal["published", "shipped", "first-use", "none"]
+CHECKSUM_WORD: dict[str, str] = {
+    "published": "published", "shipped": "shipped", "first-use": "first use", "none": "none yet",
+}
 CHECKSUM_TEXT: dict[str, str] = {
     "published": "published",
     "shipped": "shipped record",
