@@ -24,8 +24,8 @@ CODE_LICENCE = (
 )
 WEIGHTS_LICENCE = (
     "no licence published by the authors (default copyright): fetched from the official "
-    "Google Drive folder (or BaiduYun by hand); srarena does not redistribute them. The PCA matrices "
-    "come from the official repository, which publishes no licence either"
+    "Google Drive folder (or BaiduYun by hand); srarena does not redistribute them. The PCA "
+    "matrices come from the official repository, which publishes no licence either"
 )
 PAPERS = {
     "v1": "Luo et al., Unfolding the Alternating Optimization for Blind Super Resolution, "
