@@ -6,10 +6,11 @@ fetch`` finds the file by its name, with their Baidu share as the manual alterna
 the licence of the repository that publishes it. No upstream publishes a sha256 for these
 files: a shipped record (``srarena/weights/checksums.json``) checks them where srarena has
 one, else the sha256 of the first copy installed is recorded (trust on first use). The
-facts (architecture, scale, size requirements, tiling) are what spandrel 0.4.2 reports for the architecture with the
-official hyperparameters; the validator checks architecture and scale when a file is
-fetched or added. fp16/bf16 are not declared: they are only declared after the agreement
-check that ``srarena weights add spandrel FILE`` makes (README: "Precision").
+facts (architecture, scale, size requirements, tiling) are what spandrel 0.4.2 reports for
+the architecture with the official hyperparameters; the validator checks architecture and
+scale when a file is fetched or added. fp16/bf16 are not declared: they are only declared
+after the agreement check that ``srarena weights add spandrel FILE`` makes (README:
+"Precision").
 """
 
 from __future__ import annotations
