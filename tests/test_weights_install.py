@@ -269,6 +269,61 @@ def test_declared_sets_and_lookup_by_component(env):
         W.find("nope")
 
 
+def _bogus_safetensors(path: Path, length: int = 1 << 62) -> Path:
+    path.write_bytes(length.to_bytes(8, "little") + b'{"conv.weight": {}}' + b"\0" * 64)
+    return path
+
+
+def test_a_safetensors_header_that_cannot_be_right_is_refused_in_one_sentence(env):
+    bogus = _bogus_safetensors(env.dir / "bogus.safetensors")  # a header of 2^62 bytes
+    with pytest.raises(W.WeightsInvalid, match="not a valid safetensors file") as info:
+        W.load_state(bogus)
+    assert "\n" not in str(info.value)
+    problems = check_tiny("tiny.pth", bogus)
+    assert len(problems) == 1 and "not a valid safetensors file" in problems[0]
+    with pytest.raises(W.WeightsInvalid):
+        validate.add(env.tiny, [bogus])
+    assert not W.folder(env.tiny).exists()
+
+
+def test_a_readable_header_with_bad_contents_is_refused_too(env):
+    broken = env.dir / "broken.safetensors"
+    header = b'{"conv.weight": {"dtype": "F32", "shape": [4], "data_offsets": [0, 999]}}'
+    broken.write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 16)
+    with pytest.raises(W.WeightsInvalid, match="not a readable safetensors file"):
+        W.load_state(broken)
+
+
+def test_a_copy_left_by_an_interrupted_add_is_cleaned_by_the_next(env):
+    base = W.folder(env.pair)
+    base.mkdir(parents=True)
+    stale = base / "G.pth.add.part"  # what a kill during the copy leaves
+    stale.write_bytes(b"half a copy")
+    resumable = base / "D.pth.part"  # an interrupted download of another file: fetch resumes it
+    resumable.write_bytes(b"first bytes")
+    validate.add(env.pair, [env.g])
+    assert not stale.exists() and resumable.read_bytes() == b"first bytes"
+    assert [st.state for st in W.status(env.pair)] == ["verified", "partial"]
+    validate.add(env.pair, [env.d])  # D is installed now: its download partial goes
+    assert sorted(p.name for p in base.iterdir()) == [".srarena-manifest.json", "D.pth", "G.pth"]
+
+
+def test_adding_a_file_that_differs_from_the_shipped_record_is_refused(env, monkeypatch,
+                                                                        tmp_path):
+    from srarena.weights import shipped
+
+    monkeypatch.setattr(shipped, "MANIFEST", tmp_path / "checksums.json")
+    shipped.write({"tiny-weights": {"tiny.pth": {"sha256": "0" * 64, "size": 1, "source": "x",
+                                                 "recorded": "2026-01-01"}}})
+    with pytest.raises(W.ChecksumMismatch, match="shipped in srarena's checksums.json"):
+        validate.add(env.tiny, [env.good])
+    sha = hashlib.sha256(env.good.read_bytes()).hexdigest()
+    shipped.write({"tiny-weights": {"tiny.pth": {"sha256": sha, "size": 1, "source": "x",
+                                                 "recorded": "2026-01-01"}}})
+    (st,) = validate.add(env.tiny, [env.good])
+    assert (st.state, st.checksum) == ("verified", "shipped")
+
+
 # --- the command line -----------------------------------------------------------------------
 
 

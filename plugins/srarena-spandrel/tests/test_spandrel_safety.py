@@ -125,3 +125,12 @@ def test_zoo_names_and_weight_sets_are_not_taken_by_added_models(models, sp):
     assert result.exit_code == 1 and "lower-case" in result.output
     result = sp.cli("weights", "add", "bicubic-nothing", models["esrgan"], "--name", "x")
     assert result.exit_code == 2 and "--name applies to importers" in result.output
+
+
+def test_a_safetensors_file_with_an_impossible_header_is_refused_in_one_line(sp, tmp_path):
+    bogus = tmp_path / "bogus.safetensors"
+    bogus.write_bytes((1 << 62).to_bytes(8, "little") + b'{"a": 1}' + bytes(32))
+    result = sp.cli("weights", "add", "spandrel", bogus)
+    assert result.exit_code == 1
+    assert "not a valid safetensors file" in result.output and "Traceback" not in result.output
+    assert len(set(result.output.strip().splitlines())) == 1  # (stdout and stderr mixed)

@@ -76,6 +76,26 @@ def part_path(weights: WeightSet, filename: str) -> Path:
     return folder(weights) / (filename + PART_SUFFIX)
 
 
+ADD_SUFFIX = ".add.part"
+"""The suffix of a copy under way in ``weights add`` (never resumed: cleaned at the next add)."""
+
+
+def adding_path(weights: WeightSet, filename: str) -> Path:
+    """Where ``weights add`` copies ``filename`` before it is checked and renamed."""
+    return folder(weights) / (filename + ADD_SUFFIX)
+
+
+def clean_stale_adds(weights: WeightSet) -> list[Path]:
+    """Delete the copies an interrupted ``weights add`` left in a set's folder (downloads'
+    ``.part`` files, which ``fetch`` resumes, are kept)."""
+    base = folder(weights)
+    stale = sorted(base.glob("*" + ADD_SUFFIX)) if base.is_dir() else []
+    for path in stale:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return stale
+
+
 def partials(weights: WeightSet, filename: str) -> list[Path]:
     """Unfinished downloads of ``filename``: ``<file>.part``, and the ``<file>.part*.part``
     that gdown writes while a Google Drive download runs (both resumable)."""
