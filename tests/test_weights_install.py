@@ -363,6 +363,51 @@ def test_cli_add_wrong_prints_the_diff_and_installs_nothing(env):
     assert W.missing_files(env.tiny) == ["tiny.pth"]
 
 
+@pytest.fixture
+def hub(env, monkeypatch):
+    """A loopback Hugging Face endpoint (HF_ENDPOINT) that redirects to a CDN path, as the Hub
+    does for large files."""
+    from weights_server import Server
+
+    server = Server()
+    monkeypatch.setenv("HF_ENDPOINT", server.base)
+    monkeypatch.delenv("SRARENA_OFFLINE")
+    yield server
+    server.close()
+
+
+def test_cli_add_from_the_hugging_face_hub(env, hub):
+    hub.redirects["/org/tiny-model/resolve/v2/weights/tiny.pth"] = "/cdn/abc"
+    hub.files["/cdn/abc"] = env.good.read_bytes()
+    result = _cli("weights", "add", "tiny-weights", "hf://org/tiny-model/weights/tiny.pth@v2")
+    assert result.exit_code == 0, result.output
+    sha = hashlib.sha256(env.good.read_bytes()).hexdigest()
+    assert f"tiny-weights/tiny.pth: installed, sha256 {sha}" in result.stdout
+    assert (W.folder(env.tiny) / "tiny.pth").read_bytes() == env.good.read_bytes()
+    assert [r[0] for r in hub.requests] == ["/org/tiny-model/resolve/v2/weights/tiny.pth",
+                                            "/cdn/abc"]
+    assert not (W.home() / "weights" / ".hub").exists()  # the staged copy is gone
+
+
+def test_cli_add_from_the_hub_checks_the_file_and_keeps_nothing_it_refused(env, hub):
+    wrong = _save(env.dir / "wrong.pth", out_channels=8)
+    hub.files["/org/m/resolve/main/tiny.pth"] = wrong.read_bytes()
+    result = _cli("weights", "add", "tiny-weights", "hf://org/m/tiny.pth")
+    assert result.exit_code == 1
+    assert "conv.weight: expected [4, 3, 3, 3], file has [8, 3, 3, 3]" in result.stderr
+    assert W.missing_files(env.tiny) == ["tiny.pth"]
+    assert not (W.home() / "weights" / ".hub").exists()
+    bad = _cli("weights", "add", "tiny-weights", "hf://org/only-two")
+    assert bad.exit_code == 1 and "hf://OWNER/REPO/PATH/TO/FILE" in bad.stderr
+
+
+def test_cli_add_from_the_hub_offline_is_one_sentence(env, hub, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = _cli("weights", "add", "tiny-weights", "hf://org/m/tiny.pth")
+    assert result.exit_code == 1 and "offline mode" in result.stderr
+    assert hub.requests == []
+
+
 def test_cli_verify_path_and_errors(env):
     validate.add(env.tiny, [env.good])
     assert _cli("weights", "verify", "tiny-weights").exit_code == 0

@@ -134,3 +134,30 @@ def test_a_safetensors_file_with_an_impossible_header_is_refused_in_one_line(sp,
     assert result.exit_code == 1
     assert "not a valid safetensors file" in result.output and "Traceback" not in result.output
     assert len(set(result.output.strip().splitlines())) == 1  # (stdout and stderr mixed)
+
+
+def test_a_model_on_the_hugging_face_hub_is_added_with_hf_urls(sp, tmp_path, monkeypatch):
+    """``weights add spandrel hf://owner/repo/file``: downloaded from HF_ENDPOINT (a loopback
+    server laid out as the Hub's resolve URLs), then imported like a local file."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    served = tmp_path / "hub" / "org" / "tiny-sr" / "resolve" / "main" / "models"
+    model = sp.COMPACT_X2.write(served)
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "hub"))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.delenv("SRARENA_OFFLINE")
+    try:
+        result = sp.cli("weights", "add", "spandrel", f"hf://org/tiny-sr/models/{model.name}",
+                        "--name", "hubby")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 0, result.output
+    assert "spandrel:hubby: added" in result.output and "downloaded from hf://org/tiny-sr" in (
+        result.output)
+    assert "spandrel:hubby" in sp.cli("spandrel", "list", "--json").output

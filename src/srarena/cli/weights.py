@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -137,18 +139,24 @@ def _progress() -> Any:
     )
 
 
-def _fetch_one(ws: Any, progress: Any) -> list[Any]:
-    from ..weights import download
-
+def _reporter(progress: Any, prefix: str) -> Any:
+    """A :data:`~srarena.weights.download.DownloadProgress` drawing one bar per file."""
     tasks: dict[str, Any] = {}
 
     def report(label: str, done: int, total: int | None) -> None:
         if label not in tasks:
-            tasks[label] = progress.add_task(f"{ws.name}/{label}", total=total, completed=done)
+            tasks[label] = progress.add_task(f"{prefix}/{label}" if prefix else label,
+                                             total=total, completed=done)
         else:
             progress.update(tasks[label], completed=done, total=total)
 
-    return download.fetch(ws, report)
+    return report
+
+
+def _fetch_one(ws: Any, progress: Any) -> list[Any]:
+    from ..weights import download
+
+    return download.fetch(ws, _reporter(progress, ws.name))
 
 
 @weights_app.command("list")
@@ -219,11 +227,14 @@ def add(
     name: str = typer.Argument(
         ..., help="Weight set (or component) the files belong to, or an importer (e.g. "
                   "spandrel): then each file becomes a component of its own."),
-    files: list[Path] = typer.Argument(..., help="Downloaded files, or a folder holding them."),
+    files: list[str] = typer.Argument(
+        ..., help="Downloaded files, a folder holding them, or Hugging Face files "
+                  "hf://OWNER/REPO/FILE[@REVISION] (downloaded first)."),
     new_name: str | None = typer.Option(
         None, "--name", help="With an importer: the name of the component the file(s) make."),
 ):
-    """Install files downloaded by hand, after checking them against the architecture.
+    """Install files downloaded by hand (or from the Hugging Face Hub), after checking them
+    against the architecture.
 
     When NAME is an importer (``srarena plugins`` lists the plugins that have one), each
     file is handed to it: it installs the file and registers a component for it, named
@@ -233,18 +244,49 @@ def add(
     from ..weights import validate
 
     importer = _importer(name)
-    if importer is not None:
-        raise typer.Exit(_import(importer, files, new_name))
-    if new_name is not None:
+    if importer is None and new_name is not None:
         raise _fail(ValueError(f"--name applies to importers; {name!r} is a weight set "
                                "(its files keep their declared names)"), 2)
-    ws = _find(name)
-    try:
-        results = validate.add(ws, files)
-    except weights.WeightsError as exc:
-        raise _fail(exc) from None
+    ws = None if importer is not None else _find(name)
+    with _hub_files(files) as paths:
+        if importer is not None:
+            raise typer.Exit(_import(importer, paths, new_name))
+        try:
+            results = validate.add(ws, [path for _, path in paths])
+        except weights.WeightsError as exc:
+            raise _fail(exc) from None
     for st in results:
         typer.echo(f"{ws.name}/{st.filename}: installed, sha256 {st.sha256} ({st.describe()})")
+
+
+@contextmanager
+def _hub_files(args: list[str]) -> Iterator[list[tuple[str, Path]]]:
+    """``(argument, local path)`` of each file argument, ``hf://`` ones downloaded first (with
+    a progress bar) and deleted from their staging place afterwards."""
+    from .. import weights
+    from ..weights import hub
+
+    if not any(map(hub.is_ref, args)):
+        yield [(arg, Path(arg)) for arg in args]
+        return
+    staged: list[Path] = []
+    paths: list[tuple[str, Path]] = []
+    try:
+        with _progress() as progress:
+            for arg in args:
+                if not hub.is_ref(arg):
+                    paths.append((arg, Path(arg)))
+                    continue
+                try:
+                    path = hub.download(arg, _reporter(progress, arg))
+                except (ValueError, weights.WeightsError) as exc:
+                    raise _fail(exc) from None
+                staged.append(path)
+                paths.append((arg, path))
+        yield paths
+    finally:
+        for path in staged:
+            hub.discard(path)
 
 
 def _importer(name: str) -> Any:
@@ -254,7 +296,7 @@ def _importer(name: str) -> Any:
     return get_registry().importers.get(name)
 
 
-def _import(spec: Any, files: list[Path], new_name: str | None) -> int:
+def _import(spec: Any, files: list[tuple[str, Path]], new_name: str | None) -> int:
     """Hand each file to an importer (``spec.load()(path, name) -> line``); 1 if one failed."""
     from .. import weights
 
@@ -265,14 +307,14 @@ def _import(spec: Any, files: list[Path], new_name: str | None) -> int:
                     f"{type(exc).__name__}: {exc}", fg="red", err=True)
         return 1
     failed = 0
-    for path in files:
+    for arg, path in files:
         try:
-            line = func(Path(path), new_name)
+            line = func(path, new_name)
         except (ValueError, weights.WeightsError) as exc:
-            typer.secho(f"error: {spec.name} refused {path}: {exc}", fg="red", err=True)
+            typer.secho(f"error: {spec.name} refused {arg}: {exc}", fg="red", err=True)
             failed += 1
             continue
-        typer.echo(line)
+        typer.echo(line + (f" (downloaded from {arg})" if arg != str(path) else ""))
     return 1 if failed else 0
 
 
