@@ -432,15 +432,18 @@ def test_cli_fetch_offline_names_the_fix(env):
     assert "srarena weights add pair-weights FILE..." in result.stderr
 
 
-def test_weights_list_does_not_import_torch(tmp_path):
+@pytest.mark.parametrize("command", [["--help"], ["plugins", "--json"], ["weights", "list"]])
+def test_listing_commands_import_neither_torch_nor_the_network_libraries(tmp_path, command):
+    heavy = ("torch", "gdown", "requests", "huggingface_hub")
     code = (
         "import sys\n"
         "from srarena.cli import main\n"
-        "sys.argv = ['srarena', 'weights', 'list']\n"
+        f"sys.argv = ['srarena'] + {command!r}\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        f"found = [m for m in {heavy!r} if m in sys.modules]\n"
+        "assert not found, f'imported: {found}'\n"
     )
-    environ = dict(os.environ, SRARENA_HOME=str(tmp_path), SRARENA_PLUGINS="")
+    environ = dict(os.environ, SRARENA_HOME=str(tmp_path))  # every installed plugin loads
     done = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -112,7 +112,7 @@ def record(weights: WeightSet, replace: bool = False, progress: Any = None) -> l
         entry = {"sha256": status.sha256, "size": status.size, "source": status.source,
                  "recorded": previous.get("recorded", now) if same and previous else now,
                  "by": f"scripts/record_checksums.py (srarena {__version__})"}
-        records = read()
+        records = {name: dict(files) for name, files in read().items()}
         records.setdefault(weights.name, {})[wf.filename] = entry
         write(records)
         lines.append(f"{weights.name}/{wf.filename}: " + (
