@@ -92,12 +92,16 @@ def env(tmp_path, monkeypatch):
     plugins.get_registry(refresh=True)
 
 
-def _cli(*args: str):
+def _app() -> typer.Typer:
     from srarena.cli import weights as weights_cli
 
     app = typer.Typer()
     weights_cli.register(app)
-    return CliRunner(env={"COLUMNS": "200"}).invoke(app, list(args))
+    return app
+
+
+def _cli(*args: str):
+    return CliRunner(env={"COLUMNS": "200"}).invoke(_app(), list(args))
 
 
 # --- the library ----------------------------------------------------------------------------
@@ -447,3 +451,23 @@ def test_listing_commands_import_neither_torch_nor_the_network_libraries(tmp_pat
     done = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_weights_list_fits_the_width_and_cuts_no_name(width):
+    """Every installed plugin's sets (the real registry): no line over the width, and every
+    set and file name whole on one line."""
+    plugins.get_registry(refresh=True)
+    rows = json.loads(CliRunner().invoke(_app(), ["weights", "list", "--format", "json"]).stdout)
+    assert {"dan-v1", "moesr-emad2022", "maniqa-pipal"} <= {r["weights"] for r in rows}
+    result = CliRunner(env={"COLUMNS": str(width)}).invoke(_app(), ["weights", "list"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= width
+    words = {word for line in lines for word in line.split()}
+    for row in rows:
+        assert row["weights"] in words and row["file"] in words
+    manual = {r["weights"] for r in rows if r["get"] == "manual"}
+    assert manual == {"apa-snapshot", "fastgan-checkpoint", "spandrel"}
+    for name in manual:
+        assert any(line.strip().startswith(f"{name}: manual (") for line in lines)
