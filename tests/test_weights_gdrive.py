@@ -123,6 +123,25 @@ def test_an_interrupted_download_resumes_with_a_range_request(drive):
     assert sorted(p.name for p in folder(ws).iterdir()) == [".srarena-manifest.json", "net.pth"]
 
 
+def test_a_resumed_download_that_fails_its_check_is_redone_afresh(drive):
+    old, new = payload(2_000_000, seed=1), payload(2_000_000, seed=2)
+    root = drive.folder("models", {"net.pth": old})
+    (key,) = [k for k in drive.server.files if k.startswith("download:")]
+    ws = folder_set(root, "net.pth", new)
+
+    def interrupt(label, done, total):
+        if done >= 600_000:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        dl.fetch(ws, interrupt)
+    drive.server.files[key] = new  # the upstream changed under the partial download
+    dl.fetch(ws)  # the spliced file fails the sha256: discarded, downloaded again whole
+    assert (folder(ws) / "net.pth").read_bytes() == new
+    assert [rng is None for path, rng in drive.server.requests
+            if drive_route(path) == key][-1]
+
+
 def test_a_cut_connection_is_resumed_within_the_call(drive):
     data = payload(3_000_000)
     root = drive.folder("models", {"net.pth": data})

@@ -189,11 +189,14 @@ def fetch_file(
     if not use_records and origin != "published":
         reference, origin = None, "none"
     failures: list[WeightsError] = []
+    def resuming() -> bool:
+        return any(p.stat().st_size for p in cache.partials(weights, wf.filename))
+
     for source in sources:
-        tries = 2 if part.is_file() and part.stat().st_size else 1
+        tries = 2 if resuming() else 1
         for _ in range(tries):  # a resumed download that fails its check is redone afresh
             base.mkdir(parents=True, exist_ok=True)
-            resumed = part.is_file() and part.stat().st_size > 0
+            resumed = resuming()
             try:
                 where = transfer(source, part, wf.filename, progress, wf.size)
             except DownloadError as exc:

@@ -41,9 +41,19 @@ def target(source: Source) -> tuple[str, str]:
     raise DownloadError(f"{source.url}: not a Google Drive folder or file URL")
 
 
+def _gdown():
+    try:
+        import gdown
+    except ImportError as exc:
+        raise DownloadError("Google Drive downloads need gdown, which is not installed: "
+                            "`pip install gdown` (a dependency of srarena)") from exc
+    return gdown
+
+
 def _gdown_errors() -> tuple[type[BaseException], ...]:
-    import gdown
     import requests
+
+    gdown = _gdown()
 
     return (gdown.exceptions.DownloadError, gdown.exceptions.FileURLRetrievalError,
             requests.exceptions.RequestException, OSError)
@@ -58,7 +68,7 @@ def listing(folder_id: str, limit: float) -> list[tuple[str, str]]:
     """Every file of a Drive folder, subfolders included: ``(path inside it, file id)``."""
     if folder_id in _listings:
         return _listings[folder_id]
-    import gdown
+    gdown = _gdown()
 
     try:
         found = gdown.download_folder(id=folder_id, skip_download=True, quiet=True,
@@ -67,8 +77,7 @@ def listing(folder_id: str, limit: float) -> list[tuple[str, str]]:
         raise DownloadError(
             f"cannot list the Google Drive folder {folder_id}: {_reason(exc)} (timeout "
             f"{limit:g} s, SRARENA_HTTP_TIMEOUT)") from exc
-    files = [(PurePosixPath(*PurePosixPath(entry.path.replace("\\", "/")).parts).as_posix(),
-              entry.id) for entry in found or ()]
+    files = [(entry.path.replace("\\", "/"), entry.id) for entry in found or ()]
     _listings[folder_id] = files
     return files
 
@@ -94,7 +103,7 @@ def pick(files: list[tuple[str, str]], wanted: str, where: str) -> str:
 def download(source: Source, part: str, label: str, limit: float, attempts: int,
              progress: Callable[[str, int, int | None], None] | None = None) -> None:
     """Download a gdrive source's file into ``part`` (resuming gdown's unfinished bytes)."""
-    import gdown
+    gdown = _gdown()
 
     kind, drive_id = target(source)
     if kind == "folder":
