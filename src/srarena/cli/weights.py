@@ -86,6 +86,7 @@ def _cells(row: dict[str, Any]) -> dict[str, Any]:
 def _print_listing(title: str, rows: list[dict[str, Any]], verbose: bool) -> None:
     from rich.console import Console
     from rich.markup import escape
+    from rich.padding import Padding
 
     from .layout import print_table
 
@@ -103,7 +104,7 @@ def _print_listing(title: str, rows: list[dict[str, Any]], verbose: bool) -> Non
     if manual:
         console.print(f"{len(manual)} set(s) to add by hand (srarena weights add):")
         for name, how in manual.items():
-            console.print(f"  {escape(name)}: {escape(how)}")
+            console.print(Padding(f"{escape(name)}: {escape(how)}", (0, 0, 0, 2)))
     bad = [r for r in rows if r["state"] in ("mismatch", "invalid", "partial", "unchecked")]
     for row in bad if not verbose else rows:
         console.print(f"[{_COLOURS[row['state']]}]{escape(row['weights'])}/"

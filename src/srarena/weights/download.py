@@ -1,11 +1,11 @@
 """Downloads with the standard library: resumable, checksummed, fast to fail, offline-aware.
 
 A file is downloaded into ``<file>.part`` in its set's cache folder (Google Drive files
-through gdown: :mod:`.gdrive`). An interrupted
-transfer resumes with an HTTP ``Range`` request, both within one call (a connection cut
-mid-file is retried from where it stopped) and across calls (the ``.part`` stays). The
-finished ``.part`` is checked against the declared sha256 (or, for a file without one, the
-sha256 recorded at its first install, and the set's validator) and only then renamed.
+through gdown: :mod:`.gdrive`). An interrupted transfer resumes with an HTTP ``Range``
+request, both within one call (a connection cut mid-file is retried from where it stopped)
+and across calls (the ``.part`` stays). The finished ``.part`` is checked against its
+expected sha256 (published, shipped, or recorded at its first install: see
+:func:`cache.expected`; with none, the set's validator) and only then renamed.
 
 ``SRARENA_OFFLINE=1`` or ``HF_HUB_OFFLINE=1`` forbids any network access: a missing file
 raises :class:`WeightsMissing` at once. ``SRARENA_HTTP_TIMEOUT`` (seconds, default 10)
@@ -189,6 +189,7 @@ def fetch_file(
     if not use_records and origin != "published":
         reference, origin = None, "none"
     failures: list[WeightsError] = []
+
     def resuming() -> bool:
         return any(p.stat().st_size for p in cache.partials(weights, wf.filename))
 
