@@ -15,7 +15,8 @@ UpscalerMode = Literal["single-image", "generative"]
 MetricKind = Literal["no-reference", "full-reference"]
 Tiling = Literal["supported", "discouraged", "internal", "unsupported"]
 Precision = Literal["fp32", "fp16", "bf16"]
-SourceKind = Literal["https", "huggingface", "manual"]
+SourceKind = Literal["https", "huggingface", "gdrive", "manual"]
+SOURCE_KINDS = ("https", "huggingface", "gdrive", "manual")
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.:")
 
@@ -47,8 +48,13 @@ class Source:
     """Where a weight file can be had.
 
     ``https``: ``url`` is downloaded directly. ``huggingface``: ``repo`` and ``filename`` on
-    the Hugging Face Hub (``revision`` optional). ``manual``: a host that needs a browser
-    (Google Drive, Baidu); ``url`` is the page and ``instructions`` says what to download.
+    the Hugging Face Hub (``revision`` optional). ``gdrive``: a public Google Drive folder or
+    file; ``url`` is its page (``https://drive.google.com/drive/folders/<id>`` or
+    ``.../file/d/<id>``) and, for a folder, ``filename`` is the file's path inside it: a
+    name found anywhere in the folder's tree, or a path ending (``x2/ISE.pt``) when one name
+    occurs in several subfolders. ``manual``: a host that needs a browser (Baidu) or a file
+    only the user has; ``url`` is the page, ``instructions`` says what to download and
+    ``reason`` says in a few words why it cannot be fetched.
     """
 
     kind: SourceKind
@@ -57,10 +63,29 @@ class Source:
     filename: str = ""
     revision: str = "main"
     instructions: str = ""
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in SOURCE_KINDS:
+            raise SpecError(f"source kind {self.kind!r} is not one of {', '.join(SOURCE_KINDS)}")
+        if self.kind == "gdrive" and not self.url.startswith("https://drive.google.com/"):
+            raise SpecError(f"a gdrive source needs a https://drive.google.com/ URL, not "
+                            f"{self.url!r}")
+
+    @property
+    def host(self) -> str:
+        """The host the file comes from, for short listings."""
+        if self.kind == "huggingface":
+            return "huggingface.co"
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.url).hostname or self.url
 
     def describe(self) -> str:
         if self.kind == "huggingface":
             return f"huggingface:{self.repo}/{self.filename}@{self.revision}"
+        if self.kind == "gdrive":
+            return self.url + (f" (file {self.filename})" if self.filename else "")
         if self.kind == "manual":
             return f"manual download from {self.url}" + (
                 f" ({self.instructions})" if self.instructions else ""

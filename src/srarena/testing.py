@@ -100,9 +100,25 @@ def _check_weightset(spec: Spec, weights: WeightSet) -> None:
         for source in file.sources:
             if source.kind == "manual" and not source.url:
                 raise _fail(spec, f"manual source of {file.filename!r} needs the page URL")
+            if source.kind == "gdrive":
+                _check_drive(spec, file.filename, source)
 
 
-HEAVY_MODULES = ("torch", "torchvision", "pyiqa", "tensorflow")
+def _check_drive(spec: Spec, filename: str, source: Any) -> None:
+    from .weights import gdrive
+    from .weights.errors import WeightsError
+
+    try:
+        kind, _ = gdrive.target(source)
+    except WeightsError as exc:
+        raise _fail(spec, f"gdrive source of {filename!r}: {exc}") from None
+    if kind == "folder" and not source.filename:
+        raise _fail(spec, f"gdrive folder source of {filename!r} must name the file in it "
+                          "(filename=)")
+
+
+HEAVY_MODULES = ("torch", "torchvision", "pyiqa", "tensorflow", "gdown", "requests",
+                 "huggingface_hub")
 """Libraries that registering a plugin must not import."""
 
 

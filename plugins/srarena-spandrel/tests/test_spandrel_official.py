@@ -157,7 +157,8 @@ def test_an_unknown_protocol_is_refused_with_the_choices(sp, tmp_path):
                     "--scale", 4, "-o", "spandrel:realesrgan-x4plus.protocol=chainner",
                     FIXTURES / "inputs" / "rgb-9x14.png", tmp_path / "o.png")
     text = " ".join(result.output.split())
-    assert result.exit_code == 2 and "protocol='chainner' is not one of 'official', 'spandrel'" in text
+    assert result.exit_code == 2
+    assert "protocol='chainner' is not one of 'official', 'spandrel'" in text
 
 
 def test_images_too_small_for_an_official_padding_are_refused_clearly(sp, tmp_path):

@@ -66,7 +66,10 @@ def test_zoo_declarations():
         assert not spec.fp16 and not spec.bf16  # never checked on the real weights here
         kinds = {source.kind for source in wf.sources}
         if model.name.startswith(("hat", "dat")):
-            assert kinds == {"manual"}  # Google Drive / Baidu need a browser
+            drive, baidu = wf.sources  # the authors' Drive folder, by name; Baidu by hand
+            assert (drive.kind, drive.filename, baidu.kind) == ("gdrive", model.filename,
+                                                                "manual")
+            assert drive.url.startswith("https://drive.google.com/drive/folders/")
         else:
             assert kinds == {"https"}
             (source,) = wf.sources

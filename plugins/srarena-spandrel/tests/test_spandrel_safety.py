@@ -174,3 +174,39 @@ def test_other_shape_mismatches_are_summarised_from_the_network_spandrel_built()
     assert "shape mismatches (10): body.0.weight: expected [8, 3, 3, 3], file has " \
            "[16, 3, 3, 3]" in text
     assert "… and 7 more" in text and "Error(s) in loading" not in text
+
+
+def test_a_safetensors_file_with_an_impossible_header_is_refused_in_one_line(sp, tmp_path):
+    bogus = tmp_path / "bogus.safetensors"
+    bogus.write_bytes((1 << 62).to_bytes(8, "little") + b'{"a": 1}' + bytes(32))
+    result = sp.cli("weights", "add", "spandrel", bogus)
+    assert result.exit_code == 1
+    assert "not a valid safetensors file" in result.output and "Traceback" not in result.output
+    assert len(set(result.output.strip().splitlines())) == 1  # (stdout and stderr mixed)
+
+
+def test_a_model_on_the_hugging_face_hub_is_added_with_hf_urls(sp, tmp_path, monkeypatch):
+    """``weights add spandrel hf://owner/repo/file``: downloaded from HF_ENDPOINT (a loopback
+    server laid out as the Hub's resolve URLs), then imported like a local file."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    served = tmp_path / "hub" / "org" / "tiny-sr" / "resolve" / "main" / "models"
+    model = sp.COMPACT_X2.write(served)
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "hub"))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.delenv("SRARENA_OFFLINE")
+    try:
+        result = sp.cli("weights", "add", "spandrel", f"hf://org/tiny-sr/models/{model.name}",
+                        "--name", "hubby")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 0, result.output
+    assert "spandrel:hubby: added" in result.output and "downloaded from hf://org/tiny-sr" in (
+        result.output)
+    assert "spandrel:hubby" in sp.cli("spandrel", "list", "--json").output

@@ -36,6 +36,7 @@ SNAPSHOT = WeightSet(
                         "for the study's datasets. Add it under this name; srarena reads it "
                         "without running any code from it"
                     ),
+                    reason="no public file: a snapshot of your own training",
                 ),
             ),
         ),

@@ -181,7 +181,8 @@ def generic_spec() -> UpscalerSpec:
                 kind="manual", url="https://openmodeldb.info",
                 instructions="any .pth/.safetensors SR model spandrel loads: pass it with "
                              "--weights FILE, or add it by name with `srarena weights add "
-                             "spandrel FILE --name NAME`"),)),),
+                             "spandrel FILE --name NAME`",
+                reason="any model file you choose"),)),),
             licence="the given file's own licence",
             description="a model file given on the command line",
             validator=VALIDATOR,
