@@ -36,19 +36,11 @@ def _find(name: str) -> Any:
         raise _fail(exc, 2) from None
 
 
-def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
-
-
 def _status_table(title: str, rows: list[dict[str, Any]]) -> Any:
     from rich.markup import escape
     from rich.table import Table
+
+    from .transfers import human_size
 
     table = Table(title=title)
     for column in ("weight set", "used by", "file", "size", "status", "source"):
@@ -62,46 +54,18 @@ def _status_table(title: str, rows: list[dict[str, Any]]) -> Any:
             row["weights"],
             "\n".join(row.get("users", ())),
             row["file"],
-            _size(row["size"]),
+            human_size(row["size"]),
             status,
             row.get("installed_from") or "\n".join(row.get("sources", ())),
         )
     return table
 
 
-def _progress() -> Any:
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    )
-
-
 def _fetch_one(ws: Any, progress: Any) -> list[Any]:
     from ..weights import download
+    from .transfers import reporter
 
-    tasks: dict[str, Any] = {}
-
-    def report(label: str, done: int, total: int | None) -> None:
-        if label not in tasks:
-            tasks[label] = progress.add_task(f"{ws.name}/{label}", total=total, completed=done)
-        else:
-            progress.update(tasks[label], completed=done, total=total)
-
-    return download.fetch(ws, report)
+    return download.fetch(ws, reporter(progress, ws.name))
 
 
 @weights_app.command("list")
@@ -138,13 +102,14 @@ def fetch(
     from rich.markup import escape
 
     from .. import weights
+    from .transfers import download_progress
 
     if all_ == bool(names):
         raise _fail(ValueError("give weight set names or --all (not both)"), 2)
     sets = [d.weights for d in weights.declared().values()] if all_ else list(map(_find, names))
     failed = 0
     console = Console(stderr=True)
-    with _progress() as progress:
+    with download_progress() as progress:
         for ws in sets:
             try:
                 results = _fetch_one(ws, progress)
