@@ -241,12 +241,18 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A dataset source. ``factory`` builds it from an optional argument (``NAME:ARG``)."""
+    """A dataset source. ``factory`` builds it from an optional argument (``NAME:ARG``).
+
+    ``takes_argument``: users write ``NAME:ARG``; with ``argument_optional`` too, ``NAME``
+    alone is also accepted and the factory receives ``None`` (e.g. ``study`` reads the fetched
+    cache, ``study:ROOT`` a folder).
+    """
 
     name: str
     factory: str
     description: str = ""
     takes_argument: bool = False
+    argument_optional: bool = False
     has_hr: bool = False
     licence: str = "unknown"
     version: str = "0"

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "export",
     "new_plugin",
     "weights",
+    "datasets",
     "metrics",
     "report",
 )
