@@ -146,7 +146,10 @@ class UpscalerSpec:
     options of a generative upscaler that change generation only, so changing them reuses
     the fit. ``batch_size`` > 1 lets the engine hand up to that many same-shaped images to
     :meth:`~srarena.components.Upscaler.upscale_batch` at once (results must equal
-    one-by-one calls).
+    one-by-one calls). ``published_results`` names a JSON table packaged with the plugin,
+    ``"package:file.json"``, of the values the technique's paper reports (benchmark, scale,
+    metric, value and where each was read; ``docs/plugins.md``); ``srarena replicate``
+    compares a run with it.
     """
 
     name: str
@@ -169,6 +172,7 @@ class UpscalerSpec:
     generation_options: tuple[str, ...] = ()
     extra_options: tuple[str, ...] = ()
     batch_size: int = 1
+    published_results: str = ""
     version: str = "0"
 
     def __post_init__(self) -> None:

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "new_plugin",
     "weights",
     "datasets",
+    "replicate",
     "metrics",
     "report",
 )

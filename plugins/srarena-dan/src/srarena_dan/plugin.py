@@ -125,6 +125,7 @@ def spec(version: str, setting: int) -> UpscalerSpec:
         options={"version": version, "setting": setting, "quantize": True},
         extra_options=ARCH_OPTIONS,
         side_outputs=("kernel", "kernel_code"),
+        published_results="srarena_dan:published.json",
     )
 
 
