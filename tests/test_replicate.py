@@ -131,6 +131,13 @@ def test_replicate_fills_the_table_from_the_run(setup):
     scores = __import__("srarena").open_run(run).scores()
     assert psnr["ours"] == pytest.approx(scores[scores["metric"] == "psnr"]["value"].mean())
     assert {r["metric"] for r in replication.read(run)} == {"psnr", "ssim"}
+    from srarena.report.build import build_report
+
+    written = build_report(run, options=None)
+    markdown, page = written.markdown.read_text(), written.html.read_text()
+    assert "## Replication" in markdown and "not reproduced" in markdown
+    assert f"| {psnr['ours']:.2f}" in markdown or f"{psnr['ours']:.2f}" in markdown
+    assert 'id="replication"' in page and "Table 9 of the replica paper" in page
 
     # the published values now equal ours: the rerun resumes the run and reproduces them
     ssim = by[("div2krk-x4", "ssim")]["ours"]
