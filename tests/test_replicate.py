@@ -157,6 +157,8 @@ def test_usage_errors(setup):
     assert unknown.exit_code == 2 and "its benchmarks: div2krk-x4, gaussian8-x2" in unknown.output
     assert _invoke("replica", "--study").exit_code == 2
     assert _invoke("--study", "--only", "Nope").exit_code == 2
+    executor = _invoke("replica", "-b", "div2krk-x4", "--executor", "nope")
+    assert executor.exit_code == 2 and "unknown executor 'nope'" in executor.output
 
 
 def test_offline_without_the_dataset_is_not_run(setup, monkeypatch):
