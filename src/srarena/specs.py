@@ -174,7 +174,10 @@ class UpscalerSpec:
     options of a generative upscaler that change generation only, so changing them reuses
     the fit. ``batch_size`` > 1 lets the engine hand up to that many same-shaped images to
     :meth:`~srarena.components.Upscaler.upscale_batch` at once (results must equal
-    one-by-one calls).
+    one-by-one calls). ``published_results`` names a JSON table packaged with the plugin,
+    ``"package:file.json"``, of the values the technique's paper reports (benchmark, scale,
+    metric, value and where each was read; ``docs/plugins.md``); ``srarena replicate``
+    compares a run with it.
     """
 
     name: str
@@ -199,6 +202,7 @@ class UpscalerSpec:
     option_choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     fixed_options: tuple[str, ...] = ()
     batch_size: int = 1
+    published_results: str = ""
     version: str = "0"
 
     def __post_init__(self) -> None:
@@ -297,12 +301,18 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A dataset source. ``factory`` builds it from an optional argument (``NAME:ARG``)."""
+    """A dataset source. ``factory`` builds it from an optional argument (``NAME:ARG``).
+
+    ``takes_argument``: users write ``NAME:ARG``; with ``argument_optional`` too, ``NAME``
+    alone is also accepted and the factory receives ``None`` (e.g. ``study`` reads the fetched
+    cache, ``study:ROOT`` a folder).
+    """
 
     name: str
     factory: str
     description: str = ""
     takes_argument: bool = False
+    argument_optional: bool = False
     has_hr: bool = False
     licence: str = "unknown"
     version: str = "0"

@@ -87,6 +87,23 @@ def check_spec(spec: Spec) -> None:
     weights = getattr(spec, "weights", None)
     if weights is not None:
         _check_weightset(spec, weights)
+    if getattr(spec, "published_results", ""):
+        check_published_results(spec)
+
+
+def check_published_results(spec: UpscalerSpec) -> None:
+    """The spec's published-results table is packaged, well formed, and every value names
+    its source."""
+    from .analysis.replication import TableError, load_table, rows_of
+
+    try:
+        rows, _ = rows_of(load_table(spec.published_results))
+    except TableError as exc:
+        raise _fail(spec, f"published_results: {exc}") from exc
+    for row in rows:
+        if not row.source.strip():
+            raise _fail(spec, f"published_results: the {row.metric} of {row.dataset} names "
+                              "no source")
 
 
 def _check_weightset(spec: Spec, weights: WeightSet) -> None:

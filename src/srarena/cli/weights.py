@@ -40,16 +40,6 @@ def _find(name: str) -> Any:
         raise _fail(exc, 2) from None
 
 
-def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
-
-
 def _columns() -> list[Any]:
     from .layout import Column
 
@@ -70,6 +60,7 @@ def _cells(row: dict[str, Any]) -> dict[str, Any]:
     from rich.text import Text
 
     from ..weights.cache import CHECKSUM_WORD
+    from .transfers import human_size
 
     return {
         "weights": row["weights"],
@@ -78,7 +69,7 @@ def _cells(row: dict[str, Any]) -> dict[str, Any]:
         "checksum": CHECKSUM_WORD[row["checksum"]],
         "get": row["get"],
         "source": " ".join(row.get("hosts") or ()),
-        "size": _size(row["size"]),
+        "size": human_size(row["size"]),
         "used": " ".join(user.split(":", 1)[1] for user in row.get("users", ())),
     }
 
@@ -119,45 +110,11 @@ def _print_listing(title: str, rows: list[dict[str, Any]], verbose: bool) -> Non
     console.print(_SHA_LEGEND, style="dim")
 
 
-def _progress() -> Any:
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    )
-
-
-def _reporter(progress: Any, prefix: str) -> Any:
-    """A :data:`~srarena.weights.download.DownloadProgress` drawing one bar per file."""
-    tasks: dict[str, Any] = {}
-
-    def report(label: str, done: int, total: int | None) -> None:
-        if label not in tasks:
-            tasks[label] = progress.add_task(f"{prefix}/{label}" if prefix else label,
-                                             total=total, completed=done)
-        else:
-            progress.update(tasks[label], completed=done, total=total)
-
-    return report
-
-
 def _fetch_one(ws: Any, progress: Any) -> list[Any]:
     from ..weights import download
+    from .transfers import reporter
 
-    return download.fetch(ws, _reporter(progress, ws.name))
+    return download.fetch(ws, reporter(progress, ws.name))
 
 
 @weights_app.command("list")
@@ -192,6 +149,7 @@ def fetch(
     from rich.markup import escape
 
     from .. import weights
+    from .transfers import download_progress
 
     if all_ == bool(names):
         raise _fail(ValueError("give weight set names or --all (not both)"), 2)
@@ -206,7 +164,7 @@ def fetch(
     else:
         sets = list(map(_find, names))
     failed = 0
-    with _progress() as progress:
+    with download_progress() as progress:
         for ws in sets:
             try:
                 results = _fetch_one(ws, progress)
@@ -266,6 +224,7 @@ def _hub_files(args: list[str]) -> Iterator[list[tuple[str, Path]]]:
     a progress bar) and deleted from their staging place afterwards."""
     from .. import weights
     from ..weights import hub
+    from .transfers import download_progress, reporter
 
     if not any(map(hub.is_ref, args)):
         yield [(arg, Path(arg)) for arg in args]
@@ -273,13 +232,13 @@ def _hub_files(args: list[str]) -> Iterator[list[tuple[str, Path]]]:
     staged: list[Path] = []
     paths: list[tuple[str, Path]] = []
     try:
-        with _progress() as progress:
+        with download_progress() as progress:
             for arg in args:
                 if not hub.is_ref(arg):
                     paths.append((arg, Path(arg)))
                     continue
                 try:
-                    path = hub.download(arg, _reporter(progress, arg))
+                    path = hub.download(arg, reporter(progress, arg))
                 except (ValueError, weights.WeightsError) as exc:
                     raise _fail(exc) from None
                 staged.append(path)

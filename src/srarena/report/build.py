@@ -223,6 +223,7 @@ def build_report(run_path: str | Path, out: str | Path | None = None,
     """Write ``index.html``, ``index.md`` and ``assets/`` for a run (default ``RUN/report``)."""
     from datetime import datetime, timezone
 
+    from ..analysis import replication
     from ..store import Run
     from . import html, markdown
 
@@ -276,6 +277,7 @@ def build_report(run_path: str | Path, out: str | Path | None = None,
     report.runtime = runtime_rows(outputs, order)
     report.scoring = scoring_rows(all_scores)
     report.problems = problems(run, meta, all_scores, cells, outputs)
+    report.replication = replication.read(run.folder)
     higher = analysis.metrics[metric].higher_is_better if analysis and metric else True
     visuals = Visuals(Frames(run.folder, inputs, outputs,
                              ok_scores,

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..analysis.numbers import fmt
+from . import replication
 from .model import (
     Board,
     GallerySection,
@@ -430,6 +431,7 @@ def render(report: Report) -> str:
     """The whole page."""
     links = [("verdict", "Verdict", report.verdict), ("leaderboards", "Leaderboards", True),
              ("plots", "Plots", any(s.plots for s in report.metrics)),
+             ("replication", "Replication", report.replication),
              ("runtime", "Runtime", report.runtime), ("grids", "Visual comparison", report.grids),
              ("extremes", "Best & worst", report.extremes),
              ("kernels", "Kernels", report.kernels), ("gallery", "Gallery", report.gallery),
@@ -437,7 +439,8 @@ def render(report: Report) -> str:
     nav = "".join(f'<a href="#{i}">{label}</a>' for i, label, shown in links if shown)
     body = "".join([
         _notes(report.notes), _verdict(report), _leaderboards(report), _plots(report),
-        _runtime(report), _grids(report), _extremes(report), _kernels(report), _gallery(report),
+        replication.html(report.replication, _table, _section, _e), _runtime(report),
+        _grids(report), _extremes(report), _kernels(report), _gallery(report),
         _problems(report), _settings(report)])
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..analysis.numbers import fmt
+from . import replication
 from .model import Board, Img, MetricSection, Report, setting_text
 
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -196,6 +197,7 @@ def render(report: Report) -> str:
         parts.append("## Leaderboards\n\nMean of each technique with its 95 % bootstrap CI and "
                      "its rank (#1 = best); the best in bold.\n\n"
                      + "\n".join(_metric(m) for m in report.metrics))
-    parts += [_runtime(report), _grids(report), _extremes(report), _kernels(report),
-              _problems(report), _settings(report)]
+    parts += [replication.markdown(report.replication, _table), _runtime(report),
+              _grids(report), _extremes(report), _kernels(report), _problems(report),
+              _settings(report)]
     return "\n".join(p for p in parts if p)

@@ -75,6 +75,7 @@ def srarena_register_upscalers(register):
             url=OFFICIAL_CODE,
             resources=Resources(gpus=1.0, memory_gb=8.0, needs_gpu=True),
             options={**TRAIN_OPTIONS, **GENERATE_OPTIONS},
+            published_results="srarena_apa:published.json",
         )
     )
     register(
@@ -93,5 +94,6 @@ def srarena_register_upscalers(register):
             url=OFFICIAL_CODE,
             resources=Resources(memory_gb=4.0),
             options=dict(GENERATE_OPTIONS),
+            published_results="srarena_apa:published.json",
         )
     )

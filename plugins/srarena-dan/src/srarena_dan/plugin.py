@@ -127,6 +127,7 @@ def spec(version: str, setting: int) -> UpscalerSpec:
         fixed_options=("version", "setting"),
         extra_options=ARCH_OPTIONS,
         side_outputs=("kernel", "kernel_code"),
+        published_results="srarena_dan:published.json",
     )
 
 

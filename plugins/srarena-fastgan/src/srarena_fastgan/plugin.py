@@ -104,6 +104,7 @@ def srarena_register_upscalers(register):
             resources=Resources(gpus=1.0, memory_gb=24.0),
             options=dict(OPTIONS),
             generation_options=("generation", "eval_batch"),
+            published_results="srarena_fastgan:published.json",
         )
     )
     register(

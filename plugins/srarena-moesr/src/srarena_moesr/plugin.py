@@ -66,6 +66,7 @@ SPEC = UpscalerSpec(
     resources=Resources(memory_gb=4.0),
     options={"iterations": 1000, "crop_size": 128, "real": True, "max_lr": 1e-5},
     side_outputs=("kernel", "kernel_params", "ise_errors"),
+    published_results="srarena_moesr:published.json",
 )
 
 
