@@ -4,9 +4,10 @@ Two official configurations with randomly initialised weights (the compute is th
 released checkpoints, which this script does not need): Real-ESRGAN's realesr-general-x4v3
 (SRVGGNetCompact, 64 features, 32 convolutions, x4) and RealESRGAN_x4plus (RRDBNet, 64
 features, 23 blocks, x4), each 256² -> 1024². Each model is timed through srarena's upscaler
-(``SpandrelUpscaler.upscale``: numpy in, numpy out) and by direct spandrel inference
-(``descriptor(tensor)``), after a warm-up on a small input; the two outputs are checked
-equal in 8 bits. Each architecture runs in its own process.
+(``SpandrelUpscaler.upscale`` with ``protocol=spandrel``, spandrel's own call: numpy in,
+numpy out) and by direct spandrel inference (``descriptor(tensor)``), after a warm-up on a
+small input; the two outputs are checked equal in 8 bits. Each architecture runs in its own
+process.
 
     python benchmarks/bench_spandrel.py [--archs compact rrdb swinir] [--device cuda]
         [--size 256] [--repeat 3] [--precision fp32|fp16|bf16]
@@ -59,7 +60,8 @@ def worker(arch: str, device: str, size: int, repeat: int, precision: str) -> di
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{arch}.pth"
         torch.save(_network(arch).state_dict(), path)
-        context = Context(device=device, precision=precision, weights={"model": path})
+        context = Context(device=device, precision=precision, weights={"model": path},
+                          options={"protocol": "spandrel"})
         upscaler = SpandrelUpscaler(generic_spec(), 4, context)
     image = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
     upscaler.upscale(image[:32, :32])  # warm-up (allocator, kernels)

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-EXTRAS="plots,parquet,iqa"
+EXTRAS="plots,parquet,iqa,datasets"
 NEEDED_MB=${SRARENA_SETUP_NEEDED_MB:-7600}
 if [ "${1:-}" = "test" ]; then EXTRAS="$EXTRAS,test,ray"; fi
 

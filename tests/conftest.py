@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 SUPPORT = Path(__file__).parent / "support"
+if str(SUPPORT) not in sys.path:
+    sys.path.insert(0, str(SUPPORT))  # shared test helpers (weights_server, ...)
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ import pytest
 
 from srarena.engine.chain import ScaleError, plan_chain
 from srarena.engine.config import BenchConfig
+from srarena.engine.pinned import RunConflict
 from srarena.engine.runner import Bench
 from srarena.engine.tiling import upscale_tiled, upscale_with_backoff
 from srarena.store import Run, Store
@@ -201,9 +202,13 @@ def test_generation_only_options_reuse_the_fit(fake_plugin, tmp_path):
     assert summary.computed == 2
     counters = list((tmp_path / "run" / "fits").rglob("fits.txt"))
     assert len(counters) == 1 and counters[0].read_text() == "1"
-    config.options = {"fake-gen": {"steps": 2}}  # changes the fitted state: fits again
-    Bench(fake_plugin, config, tmp_path / "run").run()
-    assert len(list((tmp_path / "run" / "fits").rglob("fits.txt"))) == 2
+    # the style-a images were replaced, not kept beside the style-b ones
+    assert len(Run.open(tmp_path / "run").outputs()) == 2
+    config.options = {"fake-gen": {"steps": 2}}  # changes the fitted state: another folder
+    with pytest.raises(RunConflict, match="steps"):
+        Bench(fake_plugin, config, tmp_path / "run").run()
+    Bench(fake_plugin, config, tmp_path / "other").run()
+    assert len(list((tmp_path / "other" / "fits").rglob("fits.txt"))) == 1
 
 
 def test_exact_cuda_sets_and_restores_the_flags():
@@ -284,6 +289,6 @@ def test_a_skip_is_kept_for_the_closing_summary_not_announced_live():
     assert notes.lines == []
     assert summary.skipped == [
         {"kind": "metric", "name": "maniqa", "reason": "weights missing",
-         "fix": "srarena weights fetch maniqa-pipal"},
+         "fix": "srarena weights fetch maniqa-pipal", "failed": False},
         {"kind": "upscaler", "name": "apa", "reason": "needs a CUDA GPU",
-         "fix": "run with --device cuda on a machine with a GPU"}]
+         "fix": "run with --device cuda on a machine with a GPU", "failed": False}]

@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "srarena"
 
 LAYERS = {
     0: ("specs", "hookspecs", "components", "status"),
-    1: ("atomic", "imageio", "store", "weights", "availability", "plugins"),
+    1: ("atomic", "imageio", "store", "runlock", "weights", "availability", "plugins"),
     2: ("builtins", "datasets", "metrics", "upscalers"),
     3: ("engine", "analysis", "report"),
     4: ("cli",),

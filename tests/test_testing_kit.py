@@ -102,6 +102,21 @@ def test_spec_problems_are_explained():
         testing.check_spec(replace(spec_for(WrongSize), factory="numpy:ndarray"))
 
 
+def test_a_drive_folder_source_must_name_its_file():
+    from srarena.specs import Source, WeightFile, WeightSet
+
+    def with_source(source):
+        weights = WeightSet("w", (WeightFile("a.pth", (source,)),), licence="MIT")
+        return replace(spec_for(WrongSize), weights=weights)
+
+    folder = "https://drive.google.com/drive/folders/1aOaxXFfMAM6GvvPz56lzUwVmg7BMM_mR"
+    with pytest.raises(testing.ConformanceError, match="must name the file in it"):
+        testing.check_spec(with_source(Source("gdrive", url=folder)))
+    with pytest.raises(testing.ConformanceError, match="not a Google Drive folder or file"):
+        testing.check_spec(with_source(Source("gdrive", url="https://drive.google.com/x")))
+    testing.check_spec(with_source(Source("gdrive", url=folder, filename="a.pth")))
+
+
 def test_metric_that_accepts_too_small_inputs_is_explained():
     spec = MetricSpec(name="lenient", factory=f"{__name__}:Lenient", min_size=8,
                       licence="MIT")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import socket
 import sys
-import threading
 import time
 import types
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+from weights_server import Server
 
 from srarena import hookimpl, plugins
 from srarena.specs import Source, UpscalerSpec, WeightFile, WeightSet
@@ -25,78 +25,6 @@ from srarena.weights import (
     status,
 )
 from srarena.weights import download as dl
-
-
-class Server:
-    """A loopback HTTP server with files, ranges, redirects, cut connections and hangs."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.redirects: dict[str, str] = {}
-        self.cuts: dict[str, list[int]] = {}  # path -> byte counts after which to cut, in turn
-        self.hang: set[str] = set()
-        self.stalls: dict[str, list[int]] = {}  # path -> send this many bytes, then go silent
-        self.ranges = True
-        self.requests: list[tuple[str, str | None]] = []
-        self.sent = 0
-        self.release = threading.Event()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                return None
-
-            def do_GET(self):
-                server.requests.append((self.path, self.headers.get("Range")))
-                if self.path in server.hang:
-                    server.release.wait(10)
-                    return
-                if self.path in server.redirects:
-                    self.send_response(302)
-                    self.send_header("Location", server.redirects[self.path])
-                    self.end_headers()
-                    return
-                data = server.files.get(self.path)
-                if data is None:
-                    self.send_error(404)
-                    return
-                start = 0
-                wanted = self.headers.get("Range")
-                if wanted and server.ranges:
-                    start = int(wanted.removeprefix("bytes=").split("-")[0])
-                    if start >= len(data):
-                        self.send_error(416)
-                        return
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                else:
-                    self.send_response(200)
-                self.send_header("Content-Length", str(len(data) - start))
-                self.end_headers()
-                body = data[start:]
-                cuts, stalls = server.cuts.get(self.path), server.stalls.get(self.path)
-                stall = bool(stalls) and not cuts
-                if cuts or stalls:
-                    body = body[: (cuts or stalls).pop(0)]
-                    self.close_connection = True
-                self.wfile.write(body)
-                self.wfile.flush()
-                server.sent += len(body)
-                if stall:
-                    server.release.wait(5)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -382,3 +310,63 @@ def test_cli_fetch_failure_exits_nonzero_with_the_reason(cli_plugin, server):
     assert result.exit_code == 1
     assert "sha256" in result.stderr and "discarded" in result.stderr
     assert not (folder(cli_plugin[0]) / "net.pth").exists()
+
+
+# --- shipped records (scripts/record_checksums.py) ------------------------------------------
+
+
+def test_a_maintainers_record_is_shipped_then_checks_every_users_fetch(server, monkeypatch,
+                                                                       tmp_path):
+    import importlib.util
+    import json
+
+    from srarena.weights import shipped
+
+    manifest = tmp_path / "checksums.json"
+    monkeypatch.setattr(shipped, "MANIFEST", manifest)
+    data = _payload(30_000)
+    server.files["/net.pth"] = data
+    ws = _set(server.base + "/net.pth", data, declare_sha=False)
+    user_home = home()
+    lines = shipped.record(ws)
+    assert lines == [f"tiny/net.pth: recorded sha256 {hashlib.sha256(data).hexdigest()} "
+                     f"(30000 bytes) from {server.base}/net.pth"]
+    assert home() == user_home and not folder(ws).exists()  # recorded in a scratch folder
+    entry = json.loads(manifest.read_text())["sets"]["tiny"]["net.pth"]
+    assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["size"] == 30_000
+    assert entry["source"] == server.base + "/net.pth" and entry["recorded"]
+    assert shipped.record(ws) == ["tiny/net.pth: matches the shipped record"]
+    # a user's first fetch is checked against the shipped record, not trusted
+    server.files["/net.pth"] = _payload(30_000, seed=2)
+    with pytest.raises(ChecksumMismatch, match="shipped in srarena's checksums.json"):
+        dl.fetch(ws)
+    assert not folder(ws).exists()
+    with pytest.raises(ChecksumMismatch):  # the maintainer is told too, and nothing changes
+        shipped.record(ws)
+    assert json.loads(manifest.read_text())["sets"]["tiny"]["net.pth"] == entry
+    spec = importlib.util.spec_from_file_location(
+        "record_checksums", Path(__file__).parents[1] / "scripts" / "record_checksums.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setattr(plugins, "get_registry", lambda refresh=False: types.SimpleNamespace(
+        upscalers={"tiny-sr": UpscalerSpec(name="tiny-sr", factory="x.y:Z", weights=ws)},
+        metrics={}))
+    assert script.main(["--replace", "tiny-sr"]) == 0  # accepting the changed upstream
+    changed = json.loads(manifest.read_text())["sets"]["tiny"]["net.pth"]
+    assert changed["sha256"] == hashlib.sha256(_payload(30_000, seed=2)).hexdigest()
+    dl.fetch(ws)
+    assert [(st.state, st.checksum) for st in status(ws)] == [("verified", "shipped")]
+
+
+def test_the_shipped_manifest_holds_only_real_records():
+    """What srarena ships: the versioned format, and no entry without a full sha256."""
+    import json
+
+    from srarena.weights import shipped
+
+    data = json.loads(shipped.MANIFEST.read_text())
+    assert data["format"] == shipped.FORMAT
+    for files in data["sets"].values():
+        for entry in files.values():
+            assert len(entry["sha256"]) == 64 and entry["size"] > 0
+            assert entry["source"].startswith("https://") and entry["recorded"]

@@ -92,12 +92,16 @@ def env(tmp_path, monkeypatch):
     plugins.get_registry(refresh=True)
 
 
-def _cli(*args: str):
+def _app() -> typer.Typer:
     from srarena.cli import weights as weights_cli
 
     app = typer.Typer()
     weights_cli.register(app)
-    return CliRunner(env={"COLUMNS": "200"}).invoke(app, list(args))
+    return app
+
+
+def _cli(*args: str):
+    return CliRunner(env={"COLUMNS": "200"}).invoke(_app(), list(args))
 
 
 # --- the library ----------------------------------------------------------------------------
@@ -213,7 +217,7 @@ def test_a_changed_file_is_caught(env):
     _save(target, seed=9)  # same architecture, other bytes
     assert [s.state for s in W.status(env.tiny)] == ["unchecked"]
     (st,) = validate.verify(env.tiny)
-    assert st.state == "mismatch" and "recorded at install" in st.detail
+    assert st.state == "mismatch" and "recorded at its first install" in st.detail
     with pytest.raises(W.ChecksumMismatch, match="srarena weights add tiny-weights"):
         W.resolve(env.tiny)
 
@@ -269,6 +273,61 @@ def test_declared_sets_and_lookup_by_component(env):
         W.find("nope")
 
 
+def _bogus_safetensors(path: Path, length: int = 1 << 62) -> Path:
+    path.write_bytes(length.to_bytes(8, "little") + b'{"conv.weight": {}}' + b"\0" * 64)
+    return path
+
+
+def test_a_safetensors_header_that_cannot_be_right_is_refused_in_one_sentence(env):
+    bogus = _bogus_safetensors(env.dir / "bogus.safetensors")  # a header of 2^62 bytes
+    with pytest.raises(W.WeightsInvalid, match="not a valid safetensors file") as info:
+        W.load_state(bogus)
+    assert "\n" not in str(info.value)
+    problems = check_tiny("tiny.pth", bogus)
+    assert len(problems) == 1 and "not a valid safetensors file" in problems[0]
+    with pytest.raises(W.WeightsInvalid):
+        validate.add(env.tiny, [bogus])
+    assert not W.folder(env.tiny).exists()
+
+
+def test_a_readable_header_with_bad_contents_is_refused_too(env):
+    broken = env.dir / "broken.safetensors"
+    header = b'{"conv.weight": {"dtype": "F32", "shape": [4], "data_offsets": [0, 999]}}'
+    broken.write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 16)
+    with pytest.raises(W.WeightsInvalid, match="not a readable safetensors file"):
+        W.load_state(broken)
+
+
+def test_a_copy_left_by_an_interrupted_add_is_cleaned_by_the_next(env):
+    base = W.folder(env.pair)
+    base.mkdir(parents=True)
+    stale = base / "G.pth.add.part"  # what a kill during the copy leaves
+    stale.write_bytes(b"half a copy")
+    resumable = base / "D.pth.part"  # an interrupted download of another file: fetch resumes it
+    resumable.write_bytes(b"first bytes")
+    validate.add(env.pair, [env.g])
+    assert not stale.exists() and resumable.read_bytes() == b"first bytes"
+    assert [st.state for st in W.status(env.pair)] == ["verified", "partial"]
+    validate.add(env.pair, [env.d])  # D is installed now: its download partial goes
+    assert sorted(p.name for p in base.iterdir()) == [".srarena-manifest.json", "D.pth", "G.pth"]
+
+
+def test_adding_a_file_that_differs_from_the_shipped_record_is_refused(env, monkeypatch,
+                                                                        tmp_path):
+    from srarena.weights import shipped
+
+    monkeypatch.setattr(shipped, "MANIFEST", tmp_path / "checksums.json")
+    shipped.write({"tiny-weights": {"tiny.pth": {"sha256": "0" * 64, "size": 1, "source": "x",
+                                                 "recorded": "2026-01-01"}}})
+    with pytest.raises(W.ChecksumMismatch, match="shipped in srarena's checksums.json"):
+        validate.add(env.tiny, [env.good])
+    sha = hashlib.sha256(env.good.read_bytes()).hexdigest()
+    shipped.write({"tiny-weights": {"tiny.pth": {"sha256": sha, "size": 1, "source": "x",
+                                                 "recorded": "2026-01-01"}}})
+    (st,) = validate.add(env.tiny, [env.good])
+    assert (st.state, st.checksum) == ("verified", "shipped")
+
+
 # --- the command line -----------------------------------------------------------------------
 
 
@@ -292,7 +351,12 @@ def test_cli_add_good_then_list_says_trusted_on_first_use(env):
     sha = hashlib.sha256(env.good.read_bytes()).hexdigest()
     assert f"tiny-weights/tiny.pth: installed, sha256 {sha}" in result.stdout
     table = _cli("weights", "list").stdout
-    assert "recorded" in table and "trust on first use" in table
+    line = next(line for line in table.splitlines() if " tiny.pth " in line)
+    assert line.split()[2:5] == ["recorded", "first", "use"]  # set, file, status, sha256
+    assert "first use = recorded here at first use (trust on first use)" in table
+    (row,) = [r for r in json.loads(_cli("weights", "list", "--format", "json").stdout)
+              if r["weights"] == "tiny-weights"]
+    assert row["checksum"] == "first-use" and row["checksum_text"] == "recorded here at first use"
 
 
 def test_cli_add_wrong_prints_the_diff_and_installs_nothing(env):
@@ -301,6 +365,51 @@ def test_cli_add_wrong_prints_the_diff_and_installs_nothing(env):
     assert result.exit_code == 1
     assert "conv.weight: expected [4, 3, 3, 3], file has [8, 3, 3, 3]" in result.stderr
     assert W.missing_files(env.tiny) == ["tiny.pth"]
+
+
+@pytest.fixture
+def hub(env, monkeypatch):
+    """A loopback Hugging Face endpoint (HF_ENDPOINT) that redirects to a CDN path, as the Hub
+    does for large files."""
+    from weights_server import Server
+
+    server = Server()
+    monkeypatch.setenv("HF_ENDPOINT", server.base)
+    monkeypatch.delenv("SRARENA_OFFLINE")
+    yield server
+    server.close()
+
+
+def test_cli_add_from_the_hugging_face_hub(env, hub):
+    hub.redirects["/org/tiny-model/resolve/v2/weights/tiny.pth"] = "/cdn/abc"
+    hub.files["/cdn/abc"] = env.good.read_bytes()
+    result = _cli("weights", "add", "tiny-weights", "hf://org/tiny-model/weights/tiny.pth@v2")
+    assert result.exit_code == 0, result.output
+    sha = hashlib.sha256(env.good.read_bytes()).hexdigest()
+    assert f"tiny-weights/tiny.pth: installed, sha256 {sha}" in result.stdout
+    assert (W.folder(env.tiny) / "tiny.pth").read_bytes() == env.good.read_bytes()
+    assert [r[0] for r in hub.requests] == ["/org/tiny-model/resolve/v2/weights/tiny.pth",
+                                            "/cdn/abc"]
+    assert not (W.home() / "weights" / ".hub").exists()  # the staged copy is gone
+
+
+def test_cli_add_from_the_hub_checks_the_file_and_keeps_nothing_it_refused(env, hub):
+    wrong = _save(env.dir / "wrong.pth", out_channels=8)
+    hub.files["/org/m/resolve/main/tiny.pth"] = wrong.read_bytes()
+    result = _cli("weights", "add", "tiny-weights", "hf://org/m/tiny.pth")
+    assert result.exit_code == 1
+    assert "conv.weight: expected [4, 3, 3, 3], file has [8, 3, 3, 3]" in result.stderr
+    assert W.missing_files(env.tiny) == ["tiny.pth"]
+    assert not (W.home() / "weights" / ".hub").exists()
+    bad = _cli("weights", "add", "tiny-weights", "hf://org/only-two")
+    assert bad.exit_code == 1 and "hf://OWNER/REPO/PATH/TO/FILE" in bad.stderr
+
+
+def test_cli_add_from_the_hub_offline_is_one_sentence(env, hub, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = _cli("weights", "add", "tiny-weights", "hf://org/m/tiny.pth")
+    assert result.exit_code == 1 and "offline mode" in result.stderr
+    assert hub.requests == []
 
 
 def test_cli_verify_path_and_errors(env):
@@ -327,15 +436,38 @@ def test_cli_fetch_offline_names_the_fix(env):
     assert "srarena weights add pair-weights FILE..." in result.stderr
 
 
-def test_weights_list_does_not_import_torch(tmp_path):
+@pytest.mark.parametrize("command", [["--help"], ["plugins", "--json"], ["weights", "list"]])
+def test_listing_commands_import_neither_torch_nor_the_network_libraries(tmp_path, command):
+    heavy = ("torch", "gdown", "requests", "huggingface_hub")
     code = (
         "import sys\n"
         "from srarena.cli import main\n"
-        "sys.argv = ['srarena', 'weights', 'list']\n"
+        f"sys.argv = ['srarena'] + {command!r}\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        f"found = [m for m in {heavy!r} if m in sys.modules]\n"
+        "assert not found, f'imported: {found}'\n"
     )
-    environ = dict(os.environ, SRARENA_HOME=str(tmp_path), SRARENA_PLUGINS="")
+    environ = dict(os.environ, SRARENA_HOME=str(tmp_path))  # every installed plugin loads
     done = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_weights_list_fits_the_width_and_cuts_no_name(width):
+    """Every installed plugin's sets (the real registry): no line over the width, and every
+    set and file name whole on one line."""
+    plugins.get_registry(refresh=True)
+    rows = json.loads(CliRunner().invoke(_app(), ["weights", "list", "--format", "json"]).stdout)
+    assert {"dan-v1", "moesr-emad2022", "maniqa-pipal"} <= {r["weights"] for r in rows}
+    result = CliRunner(env={"COLUMNS": str(width)}).invoke(_app(), ["weights", "list"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= width
+    words = {word for line in lines for word in line.split()}
+    for row in rows:
+        assert row["weights"] in words and row["file"] in words
+    manual = {r["weights"] for r in rows if r["get"] == "manual"}
+    assert manual == {"apa-snapshot", "fastgan-checkpoint", "spandrel"}
+    for name in manual:
+        assert any(line.strip().startswith(f"{name}: manual (") for line in lines)

@@ -102,7 +102,23 @@ class _UsesWeights:
 
 
 class Upscaler(_UsesWeights, ABC):
-    """A single-image upscaler at one of its native scales."""
+    """A single-image upscaler at one of its native scales.
+
+    It always receives RGB; the engine keeps an input's alpha and greyness around it
+    (``engine/single.py``). Two attributes, which an implementation may set per instance
+    (e.g. from an option), say how:
+    """
+
+    alpha: str = "bilinear"
+    """How the engine upscales an input's alpha channel: ``"model"`` (this upscaler runs on
+    the alpha replicated to RGB and the BT.601 luma of its output is the new alpha, as
+    Real-ESRGAN's inference does) or a filter of :data:`srarena.imageio.FILTERS`."""
+
+    rounding: str = "float64"
+    """How the output is rounded to 8 bits: ``"float64"`` (``round(x * 255)`` at full
+    precision) or ``"float32"`` (the product in float32, as ``(x * 255.0).round()`` on a
+    float32 NumPy array in most official inference scripts; they differ in about 1e-5 of
+    the pixels)."""
 
     def __init__(self, spec: UpscalerSpec, scale: int, context: Context) -> None:
         self.spec = spec

@@ -1,6 +1,12 @@
-"""Reading and writing images: every image becomes RGB float32 in [0, 1], shape (H, W, 3).
+"""Reading and writing images: float32 in [0, 1], as RGB (H, W, 3) or with their own channels.
 
-How :func:`load_image` reads what it meets (see ``docs/datasets.md``):
+:func:`load_image` gives every image as RGB (H, W, 3), as a viewer shows it over black:
+what the metrics score. :func:`load_channels` gives it with its own channels, grey (H, W, 1),
+grey and alpha (H, W, 2), RGB (H, W, 3) or RGBA (H, W, 4), alpha straight (not
+premultiplied): what an upscaler's input is read as, so that an output keeps the input's
+alpha and greyness (``engine/single.py``). :func:`to_rgb` turns the second into the first.
+
+How they read what they meet (see ``docs/datasets.md``):
 
 - **Bit depth.** 8-bit samples are divided by 255, 16-bit samples by 65535, at full
   precision: Pillow reduces 16-bit RGB(A) and grey+alpha PNGs to 8 bits, so those are
@@ -10,11 +16,12 @@ How :func:`load_image` reads what it meets (see ``docs/datasets.md``):
 - **Float images** (TIFF, Pillow ``F``) are display values in [0, 1]: small excursions are
   clipped to [0, 1]; values beyond [-0.5, 1.5] or NaN/infinity refuse the file, because
   srarena does not guess another scale (0-255, radiance).
-- **Greyscale** (and bilevel) is replicated to three channels; **palette** images take
-  their palette colours; **CMYK** uses Pillow's conversion (no colour management: ICC
-  profiles and gamma chunks are not applied anywhere).
-- **Alpha** (RGBA, LA, palette or colour-key transparency, TIFF extra samples) is
-  composited over black: ``rgb * alpha``. Fully opaque images are unchanged.
+- **Greyscale** (and bilevel) is one channel, replicated to three by :func:`load_image`;
+  **palette** images take their palette colours; **CMYK** uses Pillow's conversion (no
+  colour management: ICC profiles and gamma chunks are not applied anywhere).
+- **Alpha** (RGBA, LA, palette or colour-key transparency, TIFF extra samples) is kept by
+  :func:`load_channels` (straight; TIFF associated alpha is divided out) and composited
+  over black by :func:`load_image`: ``rgb * alpha``. Fully opaque images are unchanged.
 - **Orientation.** The EXIF/TIFF orientation tag (1-8) is applied, so the array is the
   image as a viewer shows it.
 - **Multi-frame files** (animated GIF/PNG/WebP, multi-page TIFF) give their first frame.
@@ -28,6 +35,8 @@ How :func:`load_image` reads what it meets (see ``docs/datasets.md``):
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import warnings
 import zlib
@@ -61,7 +70,50 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     Raises :class:`ImageError` with the reason when the file is missing, empty, not an
     image, truncated or corrupt, too large (decompression bomb) or of an unusable kind.
     """
-    path = Path(path)
+    samples, orientation, premultiplied = _decode(Path(path))
+    return np.ascontiguousarray(_orient(to_rgb(samples, premultiplied), orientation))
+
+
+def load_channels(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image file with its own channels: float32 in [0, 1], shape (H, W, C) with
+    C = 1 (grey), 2 (grey, alpha), 3 (RGB) or 4 (RGBA), alpha straight, oriented as a viewer
+    shows it. :func:`to_rgb` of it is :func:`load_image`'s array (within float32 rounding:
+    :func:`load_image` composites at full precision). Raises :class:`ImageError` as
+    :func:`load_image` does."""
+    samples, orientation, premultiplied = _decode(Path(path))
+    if premultiplied:
+        alpha = samples[..., -1:]
+        colour = np.divide(samples[..., :-1], alpha, out=np.zeros_like(samples[..., :-1]),
+                           where=alpha > 0)
+        samples = np.concatenate([np.clip(colour, 0.0, 1.0), alpha], axis=-1)
+    return np.ascontiguousarray(_orient(samples, orientation), dtype=np.float32)
+
+
+def to_rgb(image: np.ndarray, premultiplied: bool = False) -> np.ndarray:
+    """An image of 1-4 channels (:func:`load_channels`; float in [0, 1] or 8-bit) as RGB
+    float32 (H, W, 3), as :func:`load_image` gives it: alpha composited over black (``rgb *
+    alpha``, in float64; ``premultiplied`` colour is the composite already), grey replicated.
+    An RGB float32 array comes back as it is."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or not 1 <= image.shape[-1] <= 4 or 0 in image.shape:
+        raise ImageError(f"unusable image of shape {image.shape}")
+    if image.shape[-1] == 3 and image.dtype == np.float32:
+        return image
+    samples = (image.astype(np.float64) / 255.0 if image.dtype == np.uint8
+               else image.astype(np.float64))
+    if samples.shape[-1] in (2, 4):
+        colour = samples[..., :-1]
+        samples = colour if premultiplied else colour * samples[..., -1:]
+    if samples.shape[-1] == 1:
+        samples = np.repeat(samples, 3, axis=-1)
+    return np.ascontiguousarray(samples, dtype=np.float32)
+
+
+def _decode(path: Path) -> tuple[np.ndarray, int, bool]:
+    """(samples (H, W, 1..4) float64 in [0, 1], orientation, whether the colour is
+    premultiplied by the alpha (TIFF associated alpha)) of an image file."""
     name = path.name
     try:
         size = path.stat().st_size
@@ -87,7 +139,7 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
         except Exception as exc:  # noqa: BLE001 - any decoder failure becomes a reason
             decoded, tiff_problem = None, f"tifffile: {type(exc).__name__}: {exc}"
         if decoded is not None:
-            return _finish(*decoded, name=name)
+            return _checked(decoded[0], name), decoded[1], decoded[2]
     try:
         samples, orientation = _read_pillow(path)
     except (ImageError, MemoryError):
@@ -97,7 +149,7 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
         if tiff_problem:
             reason += f" ({tiff_problem})"
         raise ImageError(f"{name}: {reason}") from exc
-    return _finish(samples, orientation, name=name)
+    return _checked(samples, name), orientation, False
 
 
 def _pillow_reason(exc: Exception) -> str:
@@ -200,8 +252,10 @@ def _pillow_samples(img: Image.Image, name: str) -> np.ndarray:
     if mode == "F":
         return _float_samples(np.asarray(img, dtype=np.float64), name)[..., None]
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-    converted = img.convert("RGBA" if has_alpha else "RGB")
-    return np.asarray(converted, dtype=np.float64) / 255.0
+    grey = mode in ("1", "L", "LA", "La")
+    target = ("LA" if has_alpha else "L") if grey else ("RGBA" if has_alpha else "RGB")
+    samples = np.asarray(img.convert(target), dtype=np.float64) / 255.0
+    return samples[..., None] if samples.ndim == 2 else samples
 
 
 def _with_key(values: np.ndarray, key: Any, peak: float) -> np.ndarray:
@@ -226,8 +280,9 @@ def _float_samples(values: np.ndarray, name: str) -> np.ndarray:
     return np.clip(values, 0.0, 1.0)
 
 
-def _read_tiff(path: Path) -> tuple[np.ndarray, int] | None:
-    """Decode the first page with tifffile; None when Pillow should try instead."""
+def _read_tiff(path: Path) -> tuple[np.ndarray, int, bool] | None:
+    """Decode the first page with tifffile: (samples, orientation, premultiplied), or None
+    when Pillow should try instead."""
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
@@ -254,13 +309,9 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, int] | None:
     if samples.shape[-1] < colour:
         raise ImageError(f"{path.name}: RGB TIFF with {samples.shape[-1]} samples per pixel")
     if samples.shape[-1] > colour and extras and extras[0] in (1, 2):
-        alpha = samples[..., colour]
-        base = samples[..., :colour]
-        # associated alpha is premultiplied already, which is the composite over black
-        if extras[0] == 2:
-            base = base * alpha[..., None]
-        return base, orientation
-    return samples[..., :colour], orientation
+        # associated alpha (1) is premultiplied already: the composite over black
+        return samples[..., : colour + 1], orientation, extras[0] == 1
+    return samples[..., :colour], orientation, False
 
 
 def _scale_samples(data: np.ndarray, name: str) -> np.ndarray:
@@ -304,17 +355,11 @@ def _orient(image: np.ndarray, orientation: int) -> np.ndarray:
     return image
 
 
-def _finish(samples: np.ndarray, orientation: int, name: str) -> np.ndarray:
-    """(H, W, C) samples in [0, 1] with C in 1..4 to oriented RGB float32; alpha over black."""
-    channels = samples.shape[-1]
-    if channels in (2, 4):
-        samples = samples[..., :-1] * samples[..., -1:]
-    if samples.shape[-1] == 1:
-        samples = np.repeat(samples, 3, axis=-1)
-    if samples.ndim != 3 or samples.shape[-1] != 3 or 0 in samples.shape:
+def _checked(samples: np.ndarray, name: str) -> np.ndarray:
+    """Decoded samples, refused unless they are (H, W, 1..4) with pixels."""
+    if samples.ndim != 3 or not 1 <= samples.shape[-1] <= 4 or 0 in samples.shape:
         raise ImageError(f"{name}: unusable image of shape {samples.shape}")
-    rgb = _orient(samples, orientation)
-    return np.ascontiguousarray(rgb, dtype=np.float32)
+    return samples
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -335,6 +380,22 @@ def from_uint8(image: np.ndarray) -> np.ndarray:
     return np.asarray(image, dtype=np.float32) / 255.0
 
 
+LUMA = (0.299, 0.587, 0.114)
+"""ITU-R BT.601 weights of R, G and B in the luma of :func:`luma`."""
+
+
+def luma(image: np.ndarray) -> np.ndarray:
+    """The BT.601 luma of an RGB float image, (H, W, 1) float32, computed as OpenCV's
+    vectorised float ``cvtColor`` computes it (``fma(R, 0.299, fma(B, 0.114, G * 0.587))`` in
+    float32, the fused steps done exactly in float64): how Real-ESRGAN's inference turns an
+    RGB output back into one channel."""
+    red, green, blue = (np.asarray(image[..., i], dtype=np.float32) for i in range(3))
+    wr, wg, wb = (np.float32(w) for w in LUMA)
+    inner = (blue.astype(np.float64) * wb + (green * wg).astype(np.float64)).astype(np.float32)
+    out = (red.astype(np.float64) * wr + inner.astype(np.float64)).astype(np.float32)
+    return out[..., None]
+
+
 PNG_LEVEL = 1
 """zlib level of the PNGs srarena writes (0: stored, no compression). Every level is lossless.
 They are written with zlib's run-length strategy: on SR outputs (smooth, after PNG's row
@@ -342,17 +403,27 @@ filters) it gives files as small as the default strategy at Pillow's default lev
 five times faster (docs/performance.md)."""
 
 
-def save_png(path: str | os.PathLike[str], image: np.ndarray, level: int = PNG_LEVEL) -> None:
-    """Write an image as 8-bit PNG (zlib ``level`` 0-9) atomically (a reader never sees a
-    half-written file)."""
+PNG_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+"""The PNG colour type written for an image of 1-4 channels (grey, grey+alpha, RGB, RGBA)."""
+
+
+def save_png(path: str | os.PathLike[str], image: np.ndarray, level: int = PNG_LEVEL) -> str:
+    """Write an image of 1-4 channels (or a 2-D grey one) as 8-bit PNG (zlib ``level`` 0-9)
+    atomically (a reader never sees a half-written file); returns the sha256 of the file."""
     if not 0 <= level <= 9:
         raise ValueError(f"PNG compression level {level} is not in 0-9")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = image if image.dtype == np.uint8 else to_uint8(image)
-    mode = "L" if data.ndim == 2 else "RGB"
-    atomic_write(path, lambda tmp: Image.fromarray(data, mode=mode).save(
-        tmp, format="PNG", compress_level=level, compress_type=zlib.Z_RLE))
+    if data.ndim == 3 and data.shape[-1] == 1:
+        data = data[..., 0]
+    mode = "L" if data.ndim == 2 else PNG_MODES[data.shape[-1]]
+    buffer = io.BytesIO()
+    Image.fromarray(data, mode=mode).save(buffer, format="PNG", compress_level=level,
+                                          compress_type=zlib.Z_RLE)
+    encoded = buffer.getbuffer()
+    atomic_write(path, lambda tmp: tmp.write_bytes(encoded))
+    return hashlib.sha256(encoded).hexdigest()
 
 
 FILTERS = {

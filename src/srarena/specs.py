@@ -15,7 +15,8 @@ UpscalerMode = Literal["single-image", "generative"]
 MetricKind = Literal["no-reference", "full-reference"]
 Tiling = Literal["supported", "discouraged", "internal", "unsupported"]
 Precision = Literal["fp32", "fp16", "bf16"]
-SourceKind = Literal["https", "huggingface", "manual"]
+SourceKind = Literal["https", "huggingface", "gdrive", "manual"]
+SOURCE_KINDS = ("https", "huggingface", "gdrive", "manual")
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.:")
 
@@ -47,8 +48,13 @@ class Source:
     """Where a weight file can be had.
 
     ``https``: ``url`` is downloaded directly. ``huggingface``: ``repo`` and ``filename`` on
-    the Hugging Face Hub (``revision`` optional). ``manual``: a host that needs a browser
-    (Google Drive, Baidu); ``url`` is the page and ``instructions`` says what to download.
+    the Hugging Face Hub (``revision`` optional). ``gdrive``: a public Google Drive folder or
+    file; ``url`` is its page (``https://drive.google.com/drive/folders/<id>`` or
+    ``.../file/d/<id>``) and, for a folder, ``filename`` is the file's path inside it: a
+    name found anywhere in the folder's tree, or a path ending (``x2/ISE.pt``) when one name
+    occurs in several subfolders. ``manual``: a host that needs a browser (Baidu) or a file
+    only the user has; ``url`` is the page, ``instructions`` says what to download and
+    ``reason`` says in a few words why it cannot be fetched.
     """
 
     kind: SourceKind
@@ -57,10 +63,29 @@ class Source:
     filename: str = ""
     revision: str = "main"
     instructions: str = ""
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in SOURCE_KINDS:
+            raise SpecError(f"source kind {self.kind!r} is not one of {', '.join(SOURCE_KINDS)}")
+        if self.kind == "gdrive" and not self.url.startswith("https://drive.google.com/"):
+            raise SpecError(f"a gdrive source needs a https://drive.google.com/ URL, not "
+                            f"{self.url!r}")
+
+    @property
+    def host(self) -> str:
+        """The host the file comes from, for short listings."""
+        if self.kind == "huggingface":
+            return "huggingface.co"
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.url).hostname or self.url
 
     def describe(self) -> str:
         if self.kind == "huggingface":
             return f"huggingface:{self.repo}/{self.filename}@{self.revision}"
+        if self.kind == "gdrive":
+            return self.url + (f" (file {self.filename})" if self.filename else "")
         if self.kind == "manual":
             return f"manual download from {self.url}" + (
                 f" ({self.instructions})" if self.instructions else ""
@@ -142,11 +167,17 @@ class UpscalerSpec:
     range the network expects (the core always hands implementations RGB float32 in
     [0, 1] and the implementation converts). ``options`` holds the defaults users override
     with ``srarena bench -o NAME.KEY=VALUE``; ``extra_options`` names options accepted without
-    a default; any other key is refused before the run. ``generation_options`` names the
+    a default; any other key is refused before the run, and so is a value of another type
+    than the default's, one outside ``option_choices[KEY]`` where the spec lists choices,
+    or any value for a key in ``fixed_options`` (options that say what the upscaler is, e.g.
+    a classical upscaler's filter: keyed and shown, never set). ``generation_options`` names the
     options of a generative upscaler that change generation only, so changing them reuses
     the fit. ``batch_size`` > 1 lets the engine hand up to that many same-shaped images to
     :meth:`~srarena.components.Upscaler.upscale_batch` at once (results must equal
-    one-by-one calls).
+    one-by-one calls). ``published_results`` names a JSON table packaged with the plugin,
+    ``"package:file.json"``, of the values the technique's paper reports (benchmark, scale,
+    metric, value and where each was read; ``docs/plugins.md``); ``srarena replicate``
+    compares a run with it.
     """
 
     name: str
@@ -168,7 +199,10 @@ class UpscalerSpec:
     side_outputs: tuple[str, ...] = ()
     generation_options: tuple[str, ...] = ()
     extra_options: tuple[str, ...] = ()
+    option_choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    fixed_options: tuple[str, ...] = ()
     batch_size: int = 1
+    published_results: str = ""
     version: str = "0"
 
     def __post_init__(self) -> None:
@@ -193,7 +227,33 @@ class UpscalerSpec:
     @property
     def option_names(self) -> list[str]:
         """Every option key a user may set, sorted."""
-        return sorted({*self.options, *self.extra_options})
+        return sorted({*self.options, *self.extra_options} - set(self.fixed_options))
+
+    def option_problem(self, key: str, value: Any) -> str | None:
+        """Why a user's option value cannot apply (None when it can)."""
+        if key in self.fixed_options:
+            return f"{key} is what {self.name} is and cannot be set"
+        if key not in self.option_names:
+            return f"unknown option {key}; {self.name} accepts: " + (
+                ", ".join(self.option_names) or "none")
+        choices = self.option_choices.get(key)
+        if choices is not None:
+            if value not in choices:
+                listed = ", ".join(repr(c) for c in choices)
+                return f"{key}={value!r} is not one of {listed}"
+            return None
+        default = self.options.get(key)
+        if default is None or value is None:
+            return None
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        fits = (isinstance(value, bool) if isinstance(default, bool)
+                else numeric and isinstance(value, int) if isinstance(default, int)
+                else numeric if isinstance(default, float)
+                else isinstance(value, type(default)))
+        if not fits:
+            return (f"{key}={value!r} is not a {type(default).__name__} (the default is "
+                    f"{default!r})")
+        return None
 
     def load(self) -> Any:
         return load_factory(self.factory)
@@ -244,12 +304,18 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A dataset source. ``factory`` builds it from an optional argument (``NAME:ARG``)."""
+    """A dataset source. ``factory`` builds it from an optional argument (``NAME:ARG``).
+
+    ``takes_argument``: users write ``NAME:ARG``; with ``argument_optional`` too, ``NAME``
+    alone is also accepted and the factory receives ``None`` (e.g. ``study`` reads the fetched
+    cache, ``study:ROOT`` a folder).
+    """
 
     name: str
     factory: str
     description: str = ""
     takes_argument: bool = False
+    argument_optional: bool = False
     has_hr: bool = False
     licence: str = "unknown"
     version: str = "0"

@@ -3,8 +3,10 @@
 A run folder holds ``results.sqlite``, ``config.json``, ``environment.json``, the SR images
 under ``images/<upscaler>/<dataset>/`` and side outputs under ``side/``. Every output and
 every score is a row keyed by a hash of everything that determines it, written the moment
-it exists; rerunning skips keys already present with status ``ok``. Paths inside the run
-folder are built from sanitised names and checked to stay inside it.
+it exists; rerunning skips keys already present with status ``ok`` whose file still has the
+sha256 its row records. Paths inside the run folder are built from sanitised names and
+checked to stay inside it. A database that cannot be written (a full disk, a read-only
+folder) raises :class:`StoreError`, one sentence for the user.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import re
 import sqlite3
 import time
+import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +26,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DB_NAME = "results.sqlite"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+"""2: outputs carry the sha256 of their file."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,13 +45,16 @@ CREATE TABLE IF NOT EXISTS outputs (
     image_id TEXT NOT NULL, input_hash TEXT, scale INTEGER, chain TEXT, precision TEXT,
     tiling TEXT, seed INTEGER, weights_hash TEXT, status TEXT NOT NULL, reason TEXT,
     path TEXT, side_outputs TEXT, info TEXT, seconds REAL, peak_memory_mb REAL,
-    device TEXT, created REAL);
+    device TEXT, created REAL, sha256 TEXT);
 CREATE TABLE IF NOT EXISTS scores (
     score_key TEXT PRIMARY KEY, output_key TEXT NOT NULL, metric TEXT NOT NULL,
     metric_version TEXT, value REAL, status TEXT NOT NULL, reason TEXT, seconds REAL,
     created REAL);
 CREATE INDEX IF NOT EXISTS scores_by_output ON scores (output_key);
 """
+
+ADDED_COLUMNS = (("outputs", "sha256", "TEXT"),)
+"""Columns newer than a database made by an older srarena: added when it is opened."""
 
 
 FAILURE_COLUMNS = ("kind", "upscaler", "dataset", "image_id", "metric", "status", "reason")
@@ -73,6 +80,10 @@ class UnsafePath(ValueError):
     """A name would place a file outside the run folder."""
 
 
+class StoreError(RuntimeError):
+    """The run's database cannot be read or written (disk full, read-only folder, ...)."""
+
+
 def content_key(*parts: Any) -> str:
     """A stable hash of JSON-serialisable parts (the key of a result)."""
     blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
@@ -89,14 +100,31 @@ def array_hash(image: Any) -> str:
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
+MAX_NAME = 120
+"""The longest safe name: well under every file system's 255-byte limit."""
 
 
 def safe_name(name: str) -> str:
-    """A file-system-safe single path component derived from any name."""
+    """A file-system-safe single path component derived from any name.
+
+    A name that is already safe and short stays as it is. Any other keeps a readable
+    prefix, a hash of the whole name (so two names never share a safe name) and its
+    extension (``.png`` stays ``.png``).
+    """
     cleaned = _UNSAFE.sub("_", name).strip("._") or "_"
-    if cleaned != name:
-        cleaned = f"{cleaned[:80]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
-    return cleaned[:120]
+    if cleaned == name and len(name) <= MAX_NAME:
+        return name
+    match = _EXTENSION.search(cleaned)
+    extension = match.group(0) if match and match.start() > 0 else ""
+    stem = cleaned[: len(cleaned) - len(extension)].rstrip("._") or "_"
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{stem[:80]}-{digest}{extension}"
+
+
+def normal_id(image_id: str) -> str:
+    """An image id in Unicode NFC (``café`` typed or stored either way is one id)."""
+    return unicodedata.normalize("NFC", image_id)
 
 
 class Store:
@@ -105,15 +133,45 @@ class Store:
     def __init__(self, folder: Path, db_path: Path | None = None) -> None:
         self.folder = Path(folder)
         self.db_path = db_path or self.folder / DB_NAME
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.db_path, timeout=60)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        self.db.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
-        )
-        self.db.commit()
+        fresh = not self.db_path.exists()
+        try:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.db_path, timeout=60)
+            with self._guard("open"):
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.executescript(SCHEMA)
+                self._add_columns()
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                                (SCHEMA_VERSION,))
+                self.db.commit()
+        except (StoreError, OSError, sqlite3.Error) as exc:
+            if fresh:  # leave no empty database behind (e.g. on a full disk)
+                with contextlib.suppress(Exception):
+                    self.db.close()
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    with contextlib.suppress(OSError):
+                        Path(f"{self.db_path}{suffix}").unlink()
+            if isinstance(exc, StoreError):
+                raise
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise StoreError(f"cannot open the run database {self.db_path}: {reason}") from exc
+
+    def _add_columns(self) -> None:
+        for table, column, kind in ADDED_COLUMNS:
+            present = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+    @contextlib.contextmanager
+    def _guard(self, what: str) -> Any:
+        """Turn SQLite's errors into one sentence: which database, and what went wrong."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.rollback()
+            raise StoreError(f"cannot {what} the run database {self.db_path}: {exc}") from exc
 
     def close(self) -> None:
         self.db.close()
@@ -130,12 +188,19 @@ class Store:
     def relative(self, path: Path) -> str:
         return path.resolve().relative_to(self.folder.resolve()).as_posix()
 
+    def inside(self, relative: str) -> Path:
+        """The path of a file a row names, refused if it leaves the run folder."""
+        path = (self.folder / relative).resolve()
+        if self.folder.resolve() not in path.parents:
+            raise UnsafePath(f"{relative!r} leaves the run folder")
+        return path
+
     # meta ------------------------------------------------------------------
     def set_meta(self, key: str, value: Any) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, default=str))
-        )
-        self.db.commit()
+        with self._guard("write"):
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                            (key, json.dumps(value, default=str)))
+            self.db.commit()
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -148,8 +213,10 @@ class Store:
         values = [
             json.dumps(v, default=str) if isinstance(v, dict | list) else v for v in row.values()
         ]
-        self.db.execute(f"INSERT OR REPLACE INTO {table} ({columns}) VALUES ({marks})", values)
-        self.db.commit()
+        with self._guard("write"):
+            self.db.execute(f"INSERT OR REPLACE INTO {table} ({columns}) VALUES ({marks})",
+                            values)
+            self.db.commit()
 
     def put_input(self, **row: Any) -> None:
         self._put("inputs", row)
@@ -157,29 +224,77 @@ class Store:
     def put_cell(self, **row: Any) -> None:
         self._put("cells", row)
 
-    def put_output(self, **row: Any) -> None:
+    def put_output(self, **row: Any) -> list[str]:
+        """Write an output row. An ``ok`` row supersedes every other row of the same
+        (upscaler, dataset, image): they were made from an input that has changed since, and
+        are deleted with their scores. Returns the paths the deleted rows pointed at."""
         self._put("outputs", {"created": time.time(), **row})
+        if row.get("status") != "ok":
+            return []
+        with self._guard("write"):
+            where = ("upscaler = ? AND dataset = ? AND image_id = ? AND output_key != ?",
+                     (row["upscaler"], row["dataset"], row["image_id"], row["output_key"]))
+            stale = self.db.execute(f"SELECT output_key, path FROM outputs WHERE {where[0]}",
+                                    where[1]).fetchall()
+            if not stale:
+                return []
+            keys = [key for key, _ in stale]
+            marks = ",".join("?" for _ in keys)
+            self.db.execute(f"DELETE FROM scores WHERE output_key IN ({marks})", keys)
+            self.db.execute(f"DELETE FROM outputs WHERE output_key IN ({marks})", keys)
+            self.db.commit()
+        return [path for _, path in stale if path and path != row.get("path")]
+
+    def drop_outputs(self, upscaler: str) -> list[str]:
+        """Delete every output row of an upscaler with its scores; returns their paths."""
+        with self._guard("write"):
+            paths = [p for (p,) in self.db.execute(
+                "SELECT path FROM outputs WHERE upscaler = ? AND path IS NOT NULL", (upscaler,))]
+            self.db.execute("DELETE FROM scores WHERE output_key IN "
+                            "(SELECT output_key FROM outputs WHERE upscaler = ?)", (upscaler,))
+            self.db.execute("DELETE FROM outputs WHERE upscaler = ?", (upscaler,))
+            self.db.commit()
+        return paths
+
+    def forget_scores(self, output_key: str) -> None:
+        """Drop an output's scores (its file is recomputed: they are scored again)."""
+        with self._guard("write"):
+            self.db.execute("DELETE FROM scores WHERE output_key = ?", (output_key,))
+            self.db.commit()
+
+    def set_output_sha256(self, output_key: str, sha256: str) -> None:
+        """Record the sha256 of an output made before outputs carried one."""
+        with self._guard("write"):
+            self.db.execute("UPDATE outputs SET sha256 = ? WHERE output_key = ?",
+                            (sha256, output_key))
+            self.db.commit()
+
+    def output_settings(self) -> list[tuple[Any, ...]]:
+        """The distinct (scale, precision, seed) of the run's finished outputs."""
+        return self.db.execute("SELECT DISTINCT scale, precision, seed FROM outputs "
+                               "WHERE status = 'ok' AND scale IS NOT NULL").fetchall()
 
     def put_score(self, **row: Any) -> None:
         self._put("scores", {"created": time.time(), **row})
 
     def done_outputs(self, keys: Iterable[str]) -> dict[str, sqlite3.Row]:
         """Finished (status ok) output rows among ``keys``."""
+        keys = list(keys)
+        found = {}
         self.db.row_factory = sqlite3.Row
         try:
-            found = {}
-            keys = list(keys)
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                marks = ",".join("?" for _ in chunk)
-                for row in self.db.execute(
-                    f"SELECT * FROM outputs WHERE status = 'ok' AND output_key IN ({marks})",
-                    chunk,
-                ):
-                    found[row["output_key"]] = row
-            return found
+            with self._guard("read"):
+                for start in range(0, len(keys), 500):
+                    chunk = keys[start : start + 500]
+                    marks = ",".join("?" for _ in chunk)
+                    for row in self.db.execute(
+                        f"SELECT * FROM outputs WHERE status = 'ok' AND output_key IN ({marks})",
+                        chunk,
+                    ):
+                        found[row["output_key"]] = row
         finally:
             self.db.row_factory = None
+        return found
 
     def cell_ok(self, cell_key: str) -> bool:
         """Whether a cell (or a generative fit) finished with status ok."""
@@ -196,7 +311,8 @@ class Store:
 
     def failures(self) -> list[dict[str, Any]]:
         """Every input, cell, output and score of the run that did not succeed."""
-        rows = self.db.execute(failures_sql(include_skipped=False)).fetchall()
+        with self._guard("read"):
+            rows = self.db.execute(failures_sql(include_skipped=False)).fetchall()
         return [dict(zip(FAILURE_COLUMNS, row, strict=True)) for row in rows]
 
     def done_scores(self, keys: Iterable[str]) -> set[str]:
@@ -271,6 +387,13 @@ class Run:
             f"FROM scores s JOIN outputs o USING (output_key) {where} "
             "ORDER BY o.upscaler, o.dataset, o.image_id, s.metric"
         )
+
+    def last_written(self) -> float | None:
+        """When the run last recorded an output or a score (seconds since the epoch)."""
+        frame = self._query("SELECT MAX(created) AS t FROM (SELECT created FROM outputs "
+                            "UNION ALL SELECT created FROM scores)")
+        value = frame["t"].iloc[0]
+        return None if value is None or value != value else float(value)
 
     def failures(self) -> pd.DataFrame:
         """Every item that did not succeed: failed/skipped cells, outputs, inputs and scores."""

@@ -87,6 +87,23 @@ def check_spec(spec: Spec) -> None:
     weights = getattr(spec, "weights", None)
     if weights is not None:
         _check_weightset(spec, weights)
+    if getattr(spec, "published_results", ""):
+        check_published_results(spec)
+
+
+def check_published_results(spec: UpscalerSpec) -> None:
+    """The spec's published-results table is packaged, well formed, and every value names
+    its source."""
+    from .analysis.replication import TableError, load_table, rows_of
+
+    try:
+        rows, _ = rows_of(load_table(spec.published_results))
+    except TableError as exc:
+        raise _fail(spec, f"published_results: {exc}") from exc
+    for row in rows:
+        if not row.source.strip():
+            raise _fail(spec, f"published_results: the {row.metric} of {row.dataset} names "
+                              "no source")
 
 
 def _check_weightset(spec: Spec, weights: WeightSet) -> None:
@@ -100,9 +117,25 @@ def _check_weightset(spec: Spec, weights: WeightSet) -> None:
         for source in file.sources:
             if source.kind == "manual" and not source.url:
                 raise _fail(spec, f"manual source of {file.filename!r} needs the page URL")
+            if source.kind == "gdrive":
+                _check_drive(spec, file.filename, source)
 
 
-HEAVY_MODULES = ("torch", "torchvision", "pyiqa", "tensorflow")
+def _check_drive(spec: Spec, filename: str, source: Any) -> None:
+    from .weights import gdrive
+    from .weights.errors import WeightsError
+
+    try:
+        kind, _ = gdrive.target(source)
+    except WeightsError as exc:
+        raise _fail(spec, f"gdrive source of {filename!r}: {exc}") from None
+    if kind == "folder" and not source.filename:
+        raise _fail(spec, f"gdrive folder source of {filename!r} must name the file in it "
+                          "(filename=)")
+
+
+HEAVY_MODULES = ("torch", "torchvision", "pyiqa", "tensorflow", "gdown", "requests",
+                 "huggingface_hub")
 """Libraries that registering a plugin must not import."""
 
 
@@ -302,7 +335,8 @@ def check_metric(spec: MetricSpec, ctx: Context | None = None, size: int | None 
 
 def check_dataset(spec: DatasetSpec, argument: str | None = None) -> list[Item]:
     """Open the source as the engine does; its items come in a stable order with unique ids,
-    and every LR (and HR) image is RGB float32 in [0, 1]. Returns the items."""
+    every LR image is float32 in [0, 1] with 1-4 channels (grey, grey+alpha, RGB, RGBA) and
+    every HR image RGB float32 in [0, 1]. Returns the items."""
     from .components import create
 
     items = list(create(spec, argument).items())
@@ -317,9 +351,11 @@ def check_dataset(spec: DatasetSpec, argument: str | None = None) -> list[Item]:
             if load is None:
                 continue
             image = load()
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.float32:
+            channels = (1, 2, 3, 4) if what == "lr" else (3,)
+            if image.ndim != 3 or image.shape[2] not in channels or image.dtype != np.float32:
+                wanted = "(H, W, 1-4)" if what == "lr" else "(H, W, 3)"
                 raise _fail(spec, f"{item.image_id}: {what}() gave {image.shape} {image.dtype}, "
-                                  "expected (H, W, 3) float32")
+                                  f"expected {wanted} float32")
             if image.min() < 0 or image.max() > 1:
                 raise _fail(spec, f"{item.image_id}: {what}() has values outside [0, 1]")
     return items

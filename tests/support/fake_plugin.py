@@ -165,3 +165,22 @@ class Tracked(Dataset):
         for index in range(int(self.argument or 4)):
             yield Item(image_id=f"t{index:04d}", dataset="tracked", domain="Test",
                        lr=lambda index=index: read(index))
+
+
+class Overshoot(Upscaler):
+    """Nearest-neighbour times 1.5: values above 1, the defect the engine must record.
+    Registered by the tests that need it (not by the hooks)."""
+
+    def upscale(self, image):
+        return np.repeat(np.repeat(image, self.scale, 0), self.scale, 1) * 1.5
+
+
+class Repeated(Dataset):
+    """Two different images under one id (a plugin's mistake the engine must survive);
+    registered by the tests that need it."""
+
+    def items(self) -> Iterator[Item]:
+        for index, source in enumerate(("first", "second")):
+            image = np.full((8, 8, 3), 0.2 + 0.5 * index, np.float32)
+            yield Item(image_id="same", dataset="repeated", domain="Test",
+                       lr=lambda image=image: image, source=source)

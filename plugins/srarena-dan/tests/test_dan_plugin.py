@@ -32,7 +32,8 @@ def test_specs():
         assert "no licence" in spec.licence and "MIT" in spec.licence
         assert spec.options["quantize"] is True
         # the network settings for other checkpoints are accepted by `bench -o`
-        assert spec.option_names == ["loop", "nb", "nf", "ng", "quantize", "setting", "version"]
+        assert spec.option_names == ["loop", "nb", "nf", "ng", "quantize"]
+        assert spec.fixed_options == ("version", "setting")  # what the upscaler is: not set
 
 
 def test_weight_sets_use_official_file_names():
@@ -53,8 +54,11 @@ def test_weight_sets_use_official_file_names():
             if wf.filename.startswith("pca_"):
                 assert kinds == {"https"} and wf.sha256 and wf.size
                 assert f"/DAN{spec.options['version']}/{wf.filename}" in wf.sources[0].url
-            else:
-                assert kinds == {"manual"} and wf.sha256 is None
+            else:  # the official Drive folder, file found by its name; Baidu by hand
+                drive, baidu = wf.sources
+                assert (drive.kind, drive.filename, baidu.kind) == ("gdrive", wf.filename,
+                                                                    "manual")
+                assert wf.sha256 is None
 
 
 @pytest.fixture

@@ -80,7 +80,8 @@ def test_official_eval_layout_and_folder_lookup(tmp_path):
     (tmp_path / "notes.txt").write_text("not a checkpoint")
     assert ckpt.find(tmp_path).name == "10000.pth"
     loaded, info = ckpt.load_generator(ckpt.find(tmp_path))
-    assert info["im_size"] == 512 and info["ema"] is False and info["iteration"] == 10000
+    # an <iter>.pth's 'g' holds the EMA parameters (train.py saves it so for eval.py)
+    assert info["im_size"] == 512 and info["ema"] is True and info["iteration"] == 10000
     for key, value in generator.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value)
     with pytest.raises(FileNotFoundError, match="no FastGAN checkpoint"):

@@ -216,6 +216,32 @@ def _scunet() -> Any:
 SCUNET = Arch("scunet", "SCUNet", 1, ".pth", _scunet)
 
 
+def seeded_tensor(key: str, shape: list[int], rng: np.random.Generator, gain: float) -> np.ndarray:
+    """One parameter of a golden test's checkpoint: uniform values from ``rng``, scaled so
+    that the tiny network's output stays in range (fan-in scaling for weights, near 1 for
+    norm weights, small for biases and position tables)."""
+    uniform = rng.random(shape) * 2.0 - 1.0
+    if "relative_position_bias_table" in key or "pos_embed" in key:
+        scale, offset = 0.02, 0.0
+    elif len(shape) == 1:
+        scale, offset = (0.1, 1.0) if "norm" in key and key.endswith("weight") else (0.02, 0.0)
+    else:
+        scale, offset = gain * float(np.sqrt(3.0 / max(1, int(np.prod(shape[1:]))))), 0.0
+    return (uniform * scale + offset).astype(np.float32)
+
+
+def seeded_state(layout: list[list[Any]], seed: int, gain: float = 1.0,
+                 offsets: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+    """The parameters of a golden test's checkpoint (``[key, shape]`` in the checkpoint's
+    order) from ``seed``, plus ``offsets`` on named keys. The fixture generator made its
+    checkpoints with this function, so the test rebuilds the very tensors it ran."""
+    rng = np.random.default_rng(seed)
+    state = {key: seeded_tensor(key, list(shape), rng, gain) for key, shape in layout}
+    for key, offset in (offsets or {}).items():
+        state[key] = (state[key] + np.float32(offset)).astype(np.float32)
+    return state
+
+
 def direct(path: Path, image: np.ndarray) -> np.ndarray:
     """Direct spandrel inference, as its README shows: ``ModelLoader().load_from_file``, then
     ``descriptor(tensor)`` on the [0, 1] float32 NCHW image, then 8 bits."""
@@ -247,5 +273,5 @@ def sp():
     return SimpleNamespace(
         cli=cli, make_image=make_image, write_png=write_png, read_png=read_png, direct=direct,
         ARCHS=ARCHS, COMPACT_X2=COMPACT_X2, GREY_COMPACT=GREY_COMPACT, COMPACT_X1=COMPACT_X1,
-        SCUNET=SCUNET,
+        SCUNET=SCUNET, seeded_state=seeded_state,
     )

@@ -1,6 +1,8 @@
 """Eight architectures end to end: a tiny model of spandrel's own classes, saved in its
-official layout, added through the CLI, run with `srarena upscale` and `srarena bench`: the
-8-bit output equals direct spandrel inference on the same input."""
+official layout, added through the CLI, run with `srarena upscale` and `srarena bench` with
+``-o NAME.protocol=spandrel``: the 8-bit output equals direct spandrel inference on the same
+input (the default, the official protocols, is checked against the official code in
+test_spandrel_official.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 
 import srarena
+from srarena import SizeRequirements
 
 ARCH_IDS = ("esrgan", "realesrgan-x2plus", "compact", "swinir", "hat", "span", "dat", "omnisr")
 
@@ -27,19 +30,22 @@ def test_add_upscale_bench_equal_direct_spandrel(arch_id, models, sp, tmp_path):
     expected = sp.direct(models[arch_id], image)
     assert expected.shape == (16 * arch.scale, 16 * arch.scale, 3)
 
-    result = sp.cli("upscale", "-u", f"spandrel:{name}", "--scale", arch.scale, source,
-                    tmp_path / "out.png")
+    spandrel_call = ("-o", f"spandrel:{name}.protocol=spandrel")
+    result = sp.cli("upscale", "-u", f"spandrel:{name}", "--scale", arch.scale, *spandrel_call,
+                    source, tmp_path / "out.png")
     assert result.exit_code == 0, result.output
     assert np.array_equal(sp.read_png(tmp_path / "out.png"), expected)
+    assert "protocol spandrel" in " ".join(result.output.split())
 
     out = tmp_path / "run"
     result = sp.cli("bench", "-u", f"spandrel:{name}", "-d", f"folder:{source.parent}",
-                    "-m", "contrast", "--scale", arch.scale, "--out", out)
+                    "-m", "contrast", "--scale", arch.scale, *spandrel_call, "--out", out)
     assert result.exit_code == 0, result.output
     outputs = srarena.open_run(out).outputs()
     assert list(outputs.status) == ["ok"] and list(outputs.upscaler) == [f"spandrel:{name}"]
     assert list(outputs.chain) == [f"x{arch.scale}"]
     assert np.array_equal(sp.read_png(out / outputs.path.iloc[0]), expected)
+    assert json.loads(outputs["info"].iloc[0])[f"step1_x{arch.scale}"]["protocol"] == "spandrel"
 
 
 def test_registered_from_the_manifest_with_the_descriptor_facts(models, sp):
@@ -50,11 +56,14 @@ def test_registered_from_the_manifest_with_the_descriptor_facts(models, sp):
 
     spec = testing.registered("upscaler", "spandrel:x2plus")
     assert spec.scales == (2,)
-    assert (spec.size.minimum, spec.size.multiple_of) == (4, 4)  # pixel-unshuffle input
+    assert spec.size == SizeRequirements()  # each protocol pads as it says, not the engine
+    assert spec.options == {"protocol": "official"}  # the default keys every output
+    assert "runs as official:real-esrgan by default" in spec.description
     assert spec.tiling == "supported" and spec.weights.files[0].filename == "ESRGAN-x2.pth"
     assert spec.weights.files[0].sha256 and spec.weights.name == "spandrel-x2plus"
     swin = testing.registered("upscaler", "spandrel:swinir-0")
-    assert swin.tiling == "discouraged" and swin.size.minimum == 16 and not swin.fp16
+    assert swin.tiling == "discouraged" and not swin.fp16
+    assert "official:swinir" in swin.description
 
     listed = sp.cli("plugins", "--json")
     registers = next(row for row in json.loads(listed.output)
@@ -65,6 +74,10 @@ def test_registered_from_the_manifest_with_the_descriptor_facts(models, sp):
     assert [(row["file"], row["state"]) for row in mine] == [("ESRGAN-x2.pth", "verified")]
     table = sp.cli("spandrel", "list").output
     assert "spandrel:x2plus" in table and "ESRGAN x2" in table
+    listed = {row["upscaler"]: row for row in json.loads(sp.cli("spandrel", "list",
+                                                                "--json").output)}
+    assert listed["spandrel:x2plus"]["protocols"] == ["official:real-esrgan"]
+    assert listed["spandrel:bsrgan-x2"]["protocols"] == ["official:bsrgan"]  # the zoo's own
 
 
 def test_x2_and_x4_under_one_name_make_8x_run_x2_then_x4(models, sp, tmp_path):
@@ -94,7 +107,8 @@ def test_x2_and_x4_under_one_name_make_8x_run_x2_then_x4(models, sp, tmp_path):
     expected = to_uint8(final[0].permute(1, 2, 0).numpy())
     out = tmp_path / "run"
     result = sp.cli("bench", "-u", "spandrel:family", "-d", f"folder:{source.parent}", "-m",
-                    "contrast", "--scale", 8, "--out", out)
+                    "contrast", "--scale", 8, "-o", "spandrel:family.protocol=spandrel",
+                    "--out", out)
     assert result.exit_code == 0, result.output
     outputs = srarena.open_run(out).outputs()
     assert list(outputs.chain) == ["x2_x4"]
@@ -115,14 +129,14 @@ def test_an_x4_only_model_reaches_8x_by_the_overshoot_rule(models, sp, tmp_path)
 
 @pytest.mark.parametrize("arch_id", ["swinir", "realesrgan-x2plus"])
 def test_odd_sizes_meet_the_size_requirement(arch_id, models, sp, tmp_path):
-    """13x17 to SwinIR (minimum 16) and to Real-ESRGAN x2plus (multiple of 4): the engine
-    pads as spandrel does, and crops back: the same pixels as direct inference."""
+    """13x17 to SwinIR (minimum 16) and to Real-ESRGAN x2plus (multiple of 4) with
+    protocol=spandrel: the descriptor pads and crops back as direct inference does."""
     arch = sp.ARCHS[arch_id]
     assert sp.cli("weights", "add", "spandrel", models[arch_id], "--name", "odd").exit_code == 0
     image = sp.make_image(13, 17, seed=9)
     source = sp.write_png(tmp_path / "odd.png", image)
-    result = sp.cli("upscale", "-u", "spandrel:odd", "--scale", arch.scale, source,
-                    tmp_path / "out.png")
+    result = sp.cli("upscale", "-u", "spandrel:odd", "--scale", arch.scale, "-o",
+                    "spandrel:odd.protocol=spandrel", source, tmp_path / "out.png")
     assert result.exit_code == 0, result.output
     out = sp.read_png(tmp_path / "out.png")
     assert out.shape == (13 * arch.scale, 17 * arch.scale, 3)
@@ -136,6 +150,8 @@ def test_one_off_weights_with_the_generic_upscaler(models, sp, tmp_path):
                     source, tmp_path / "out.png")
     assert result.exit_code == 0, result.output
     assert np.array_equal(sp.read_png(tmp_path / "out.png"), sp.direct(models["span"], image))
+    # SPAN has no official protocol recorded: the default runs spandrel's call, and says so
+    assert "spandrel (no official protocol recorded for SPAN)" in " ".join(result.output.split())
     out = tmp_path / "run"
     result = sp.cli("bench", "-u", "spandrel", "--weights", models["omnisr"], "-d",
                     f"folder:{source.parent}", "-m", "contrast", "--scale", 2, "--out", out)

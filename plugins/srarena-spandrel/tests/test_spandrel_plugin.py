@@ -66,7 +66,10 @@ def test_zoo_declarations():
         assert not spec.fp16 and not spec.bf16  # never checked on the real weights here
         kinds = {source.kind for source in wf.sources}
         if model.name.startswith(("hat", "dat")):
-            assert kinds == {"manual"}  # Google Drive / Baidu need a browser
+            drive, baidu = wf.sources  # the authors' Drive folder, by name; Baidu by hand
+            assert (drive.kind, drive.filename, baidu.kind) == ("gdrive", model.filename,
+                                                                "manual")
+            assert drive.url.startswith("https://drive.google.com/drive/folders/")
         else:
             assert kinds == {"https"}
             (source,) = wf.sources
@@ -134,11 +137,6 @@ def test_helpers():
     assert facts.file_name("ESRGAN", 4, ".PTH") == "ESRGAN-x4.pth"
     assert facts.parse_filename("ESRGAN-x4.pth") == ("ESRGAN", 4)
     assert facts.parse_filename("RealESRGAN_x4plus.pth") is None
-    size = facts.combined_size([
-        {"size_requirements": {"minimum": 16, "multiple_of": 1, "square": False}},
-        {"size_requirements": {"minimum": 4, "multiple_of": 4, "square": False}},
-        {"size_requirements": {"minimum": 0, "multiple_of": 6, "square": False}}])
-    assert (size.minimum, size.multiple_of, size.square) == (16, 12, False)
     assert facts.combined_tiling([{"tiling": "supported"}, {"tiling": "internal"}]) == "internal"
     assert loading.default_name(__import__("pathlib").Path("4x-Ultra Sharp.pth")) == (
         "4x-ultra-sharp")

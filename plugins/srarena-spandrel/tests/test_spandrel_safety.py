@@ -125,3 +125,88 @@ def test_zoo_names_and_weight_sets_are_not_taken_by_added_models(models, sp):
     assert result.exit_code == 1 and "lower-case" in result.output
     result = sp.cli("weights", "add", "bicubic-nothing", models["esrgan"], "--name", "x")
     assert result.exit_code == 2 and "--name applies to importers" in result.output
+
+
+def _rrdb_with_growth(growth: int) -> dict:
+    """A tiny RRDBNet state dict (ESRGAN's layout) whose dense blocks grow by ``growth``
+    channels; spandrel builds them with 32."""
+    import re
+
+    import torch
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    state = dict(ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=1, scale=4).state_dict())
+    for key in list(state):
+        found = re.match(r"model\.1\.sub\.0\.RDB\d\.conv(\d)\.0\.(weight|bias)$", key)
+        if found:
+            conv = int(found.group(1))
+            out = 8 if conv == 5 else growth
+            shape = (out, 8 + (conv - 1) * growth, 3, 3) if found.group(2) == "weight" else (out,)
+            state[key] = torch.zeros(shape)
+    return state
+
+
+def test_a_model_spandrel_cannot_build_is_refused_naming_the_limit(sp, tmp_path):
+    import torch
+
+    path = tmp_path / "gc16.pth"
+    torch.save(_rrdb_with_growth(16), path)
+    result = sp.cli("weights", "add", "spandrel", path)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "Traceback" not in text
+    assert "RRDBNet (ESRGAN) with 16 growth channels" in text
+    assert "spandrel builds every RRDBNet with 32" in text
+    assert "size mismatch" not in text
+
+
+def test_other_shape_mismatches_are_summarised_from_the_network_spandrel_built():
+    """An architecture without a known limit: torch's size-mismatch dump becomes the shapes'
+    differences (first three), read from the error spandrel raised."""
+    from spandrel.architectures.Compact import Compact
+    from srarena_spandrel.loading import cannot_load
+
+    built = Compact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=4)
+    other = Compact(num_in_ch=3, num_out_ch=3, num_feat=16, num_conv=2, upscale=4).state_dict()
+    with pytest.raises(RuntimeError, match="size mismatch") as caught:
+        built.load_state_dict(other)
+    text = cannot_load(other, caught.value)
+    assert text.startswith("spandrel 0.4.2 reads it as Compact but cannot build it: ")
+    assert "shape mismatches (10): body.0.weight: expected [8, 3, 3, 3], file has " \
+           "[16, 3, 3, 3]" in text
+    assert "… and 7 more" in text and "Error(s) in loading" not in text
+
+
+def test_a_safetensors_file_with_an_impossible_header_is_refused_in_one_line(sp, tmp_path):
+    bogus = tmp_path / "bogus.safetensors"
+    bogus.write_bytes((1 << 62).to_bytes(8, "little") + b'{"a": 1}' + bytes(32))
+    result = sp.cli("weights", "add", "spandrel", bogus)
+    assert result.exit_code == 1
+    assert "not a valid safetensors file" in result.output and "Traceback" not in result.output
+    assert len(set(result.output.strip().splitlines())) == 1  # (stdout and stderr mixed)
+
+
+def test_a_model_on_the_hugging_face_hub_is_added_with_hf_urls(sp, tmp_path, monkeypatch):
+    """``weights add spandrel hf://owner/repo/file``: downloaded from HF_ENDPOINT (a loopback
+    server laid out as the Hub's resolve URLs), then imported like a local file."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    served = tmp_path / "hub" / "org" / "tiny-sr" / "resolve" / "main" / "models"
+    model = sp.COMPACT_X2.write(served)
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "hub"))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.delenv("SRARENA_OFFLINE")
+    try:
+        result = sp.cli("weights", "add", "spandrel", f"hf://org/tiny-sr/models/{model.name}",
+                        "--name", "hubby")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 0, result.output
+    assert "spandrel:hubby: added" in result.output and "downloaded from hf://org/tiny-sr" in (
+        result.output)
+    assert "spandrel:hubby" in sp.cli("spandrel", "list", "--json").output

@@ -26,11 +26,18 @@ def pyplot() -> Any:
 
 
 def save(fig: Any, stem: Path) -> list[Path]:
-    """Write ``fig`` as ``<stem>.png`` and ``<stem>.svg`` (the stem may hold dots) and close it."""
+    """Write ``fig`` as ``<stem>.png`` and ``<stem>.svg`` (the stem may hold dots) and close it.
+
+    The files depend on the figure alone: no date in the SVG and its element ids from a fixed
+    salt (matplotlib's default is random), so two builds of a report are byte-identical.
+    """
+    import matplotlib
+
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
-    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
+    with matplotlib.rc_context({"svg.hashsalt": "srarena"}):
+        fig.savefig(paths[0], dpi=150, bbox_inches="tight")
+        fig.savefig(paths[1], bbox_inches="tight", metadata={"Date": None})
     pyplot().close(fig)
     return paths
 

@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "export",
     "new_plugin",
     "weights",
+    "datasets",
+    "replicate",
     "metrics",
     "report",
 )

@@ -1,4 +1,5 @@
-"""Built-in dataset sources: the embedded samples, folders, the study layout, degraded HR."""
+"""Built-in dataset sources: the embedded samples, folders, the study layout, degraded HR,
+and the zoo's benchmarks (DIV2KRK, Gaussian-8)."""
 
 from __future__ import annotations
 
@@ -37,9 +38,38 @@ def srarena_register_datasets(register):
         DatasetSpec(
             name="study",
             factory="srarena.datasets.study:StudyDataset",
-            description="The study's layout: 'study:ROOT' with ROOT/<Domain>/<dataset>/<images>.",
+            description=(
+                "The study's 14 datasets: 'study' (fetched by `srarena datasets fetch study`) "
+                "or 'study:ROOT' with ROOT/<Domain>/<dataset>/<images>."
+            ),
             takes_argument=True,
-            licence="the user's",
+            argument_optional=True,
+            licence="the study's datasets: see `srarena datasets list`; a folder: the user's",
+        )
+    )
+    for scale in (2, 4):
+        register(
+            DatasetSpec(
+                name=f"div2krk-x{scale}",
+                factory="srarena.datasets.zoo_sources:DIV2KRKDataset",
+                description=(
+                    f"DIV2KRK at x{scale} (KernelGAN's 100 images with random anisotropic "
+                    "kernels), HR and ground-truth kernels; `srarena datasets fetch div2krk`."
+                ),
+                has_hr=True,
+                licence="research use (KernelGAN authors; DIV2K images)",
+            )
+        )
+    register(
+        DatasetSpec(
+            name="gaussian8-x4",
+            factory="srarena.datasets.zoo_sources:Gaussian8Dataset",
+            description=(
+                "The Gaussian-8 setting of IKC/DAN at x4 on Set5, Set14, B100, Urban100 "
+                "(and Manga109 once added), HR kept; `srarena datasets fetch sr-benchmarks`."
+            ),
+            has_hr=True,
+            licence="research use (see `srarena datasets list`)",
         )
     )
     register(

@@ -28,6 +28,7 @@ def srarena_register_upscalers(register):
                 fp16=False,
                 licence="MIT (srarena); Pillow is MIT-CMU",
                 options={"filter": name},
+                fixed_options=("filter",),
                 batch_size=8,
             )
         )

@@ -37,23 +37,16 @@ def _install_commands() -> None:
         typer.echo(f"warning: {warning}", err=True)
 
 
-def _usage_errors() -> tuple[type[Exception], ...]:
-    """What a user's request can be wrong about: a name, a scale, a dataset (imported only
-    when something was raised)."""
-    from ..datasets.files import DatasetError
-    from ..engine.chain import ScaleError
-    from ..plugins import UnknownComponent
-    from ..weights.errors import UnknownWeights
-
-    return (UnknownComponent, UnknownWeights, ScaleError, DatasetError)
-
-
 def main() -> None:
     _install_commands()
     try:
         app()
-    except (LookupError, ValueError) as exc:
-        if not isinstance(exc, _usage_errors()):
+    except Exception as exc:
+        from .errors import debug, exit_status
+
+        found = exit_status(exc)
+        if found is None or debug():
             raise
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from None
+        code, message = found
+        typer.echo(f"error: {message}", err=True)
+        raise SystemExit(code) from None

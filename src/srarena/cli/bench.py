@@ -7,10 +7,7 @@ from typing import Any
 
 import typer
 
-EXIT_CODES = """Exit status: 0 when everything that could run succeeded (skipped upscalers and
-metrics are listed, not failures); 1 when an item failed (an image, an output, a score or a
-whole cell; each is listed with its reason); 2 for a usage error; 130 when interrupted
-(rerun the same command to resume)."""
+from .errors import EXIT_CODES
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +23,7 @@ def register(app: typer.Typer) -> None:
         scale: int = typer.Option(8, "--scale", min=1, help="Upscaling factor."),
         device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
         precision: str = typer.Option("fp32", "--precision", help="fp32, fp16 or bf16."),
-        tile: int | None = typer.Option(None, "--tile", help="Tile size in LR pixels."),
+        tile: int | None = typer.Option(None, "--tile", min=1, help="Tile size in LR pixels."),
         seed: int = typer.Option(0, "--seed", help="Seed handed to every upscaler."),
         weights: Path | None = typer.Option(
             None, "--weights", help="Weight file or folder to use (one upscaler only)."
@@ -53,6 +50,12 @@ def register(app: typer.Typer) -> None:
             1, "--png-level", min=0, max=9,
             help="zlib level of the output PNGs (lossless at every level; 1 is fast).",
         ),
+        wait: bool = typer.Option(
+            False, "--wait", help="Wait for another run that holds the run folder (default: "
+                                  "refuse with exit status 2)."),
+        max_memory: float | None = typer.Option(
+            None, "--max-memory", min=0,
+            help="GB of memory an output may need (default: what is available; 0: no check)."),
         verbose: bool = typer.Option(
             False, "--verbose", "-v",
             help="List every component that could not run with its fix, and metrics' full "
@@ -67,7 +70,8 @@ def register(app: typer.Typer) -> None:
             all_upscalers=all_upscalers, upscalers=upscaler, datasets=dataset, metrics=metric,
             scale=scale, device=device, precision=precision, tile=tile, seed=seed,
             weights=weights, generate=generate, options=option, out=out, executor=executor,
-            address=address, workers=workers, png_level=png_level, verbose=verbose,
+            address=address, workers=workers, png_level=png_level, wait=wait,
+            max_memory=max_memory, verbose=verbose,
         )
         raise typer.Exit(code)
 
@@ -91,7 +95,8 @@ def parse_options(pairs: list[str]) -> dict[str, dict[str, object]]:
 
 
 def option_problems(options: dict[str, dict[str, object]], specs: dict[str, Any]) -> list[str]:
-    """Why ``-o`` options cannot apply: an upscaler the run leaves out, or an unknown key."""
+    """Why ``-o`` options cannot apply: an upscaler the run leaves out, an unknown or fixed
+    key, or a value of the wrong type or outside the choices (``UpscalerSpec.option_problem``)."""
     problems = []
     for name, values in options.items():
         spec = specs.get(name)
@@ -99,12 +104,26 @@ def option_problems(options: dict[str, dict[str, object]], specs: dict[str, Any]
             problems.append(f"-o {name}.…: {name} is not among this run's upscalers "
                             f"({', '.join(specs)})")
             continue
-        unknown = sorted(set(values) - set(spec.option_names))
-        if unknown:
-            known = ", ".join(spec.option_names) or "none"
-            problems.append(f"-o {name}: unknown option(s) {', '.join(unknown)}; "
-                            f"{name} accepts: {known}")
+        for key, value in values.items():
+            problem = spec.option_problem(key, value)
+            if problem is not None:
+                problems.append(f"-o {name}.{key}: {problem}")
     return problems
+
+
+def weights_problems(weights: Path | None, specs: dict[str, Any]) -> list[str]:
+    """Why ``--weights`` cannot apply: several upscalers, one that takes no weights, or a
+    path that does not exist."""
+    if weights is None:
+        return []
+    if len(specs) != 1:
+        return ["--weights applies to one upscaler: name it with -u"]
+    (name, spec), = specs.items()
+    if spec.weights is None:
+        return [f"--weights: {name} takes no weights (it declares no weight set)"]
+    if not weights.exists():
+        return [f"--weights {weights}: no such file or folder"]
+    return []
 
 
 def dataset_problems(datasets: list[str], registry: Any) -> list[str]:
@@ -126,7 +145,8 @@ def run_bench(
     scale: int, device: str, precision: str, tile: int | None, seed: int,
     weights: Path | None, generate: int | None, options: list[str], out: Path | None,
     executor: str = "local", address: str | None = None, workers: int | None = None,
-    png_level: int = 1, verbose: bool = False,
+    png_level: int = 1, wait: bool = False, max_memory: float | None = None,
+    verbose: bool = False,
 ) -> int:
     """Build the configuration, run it with rich progress, print the closing summary."""
     from rich.console import Console
@@ -151,13 +171,14 @@ def run_bench(
     except UnknownComponent as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2
-    if weights is not None and len(names) != 1:
-        console.print("[red]error:[/] --weights applies to one upscaler: name it with -u")
-        return 2
     datasets = datasets or ["samples"]
     parsed = parse_options(options)
-    problems = option_problems(parsed, {name: registry.upscaler(name) for name in names})
+    specs = {name: registry.upscaler(name) for name in names}
+    problems = option_problems(parsed, specs)
+    problems += weights_problems(weights, specs)
     problems += dataset_problems(datasets, registry)
+    if out is not None and out.exists() and not out.is_dir():
+        problems.append(f"--out {out} is a file, not a folder: give a new or existing folder")
     for problem in problems:
         console.print(f"[red]error:[/] {problem}")
     if problems:
@@ -166,16 +187,18 @@ def run_bench(
         upscalers=names, datasets=datasets, metrics=metrics, scale=scale,
         device=device, precision=precision, tile=tile, seed=seed, weights=weights,
         generate=generate, options=parsed, workers=workers, png_level=png_level,
+        max_memory_gb=max_memory,
     )
     if out is None:
         identity = config.identity()
         out = Path("runs") / f"bench-x{scale}-{content_key(identity)[:10]}"
-    console.print(f"run folder: [bold]{out}[/]")
     runner = _executor(executor, address, console)
     if runner is None:
         return 2
+    bench = Bench(registry, config, out, None, runner, wait=wait)  # checks settings, device
+    console.print(f"run folder: [bold]{out}[/]")
     with RichReporter(console) as reporter:
-        bench = Bench(registry, config, out, reporter, runner)
+        bench.reporter = reporter
         try:
             summary = bench.run()
         except KeyboardInterrupt:

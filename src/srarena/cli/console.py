@@ -246,6 +246,20 @@ def print_failures(console: Console, folder: Path, failures: list[dict[str, Any]
                                      f"{folder}"), 2)
 
 
+def print_warnings(console: Console, warnings: list[dict[str, str]]) -> None:
+    """One line per upscaler whose outputs needed mending, with a count and an example."""
+    by_upscaler: dict[str, list[dict[str, str]]] = {}
+    for warning in warnings:
+        by_upscaler.setdefault(warning["upscaler"], []).append(warning)
+    for name, found in by_upscaler.items():
+        first = found[0]
+        say(console, Text.assemble(
+            ("warning", "yellow"),
+            f" {name}: {notices.counted(len(found), 'output')} recorded with a warning, e.g. "
+            f"{first['dataset']}/{first['image_id']}: {first['warning']} — a defect of the "
+            "upscaler: tell its author"))
+
+
 def print_summary(console: Console, folder: Path, summary: Summary,
                   verbose: bool = False) -> None:
     """Leaderboard, what could not run (once), and failures grouped with their fixes."""
@@ -262,6 +276,7 @@ def print_summary(console: Console, folder: Path, summary: Summary,
         print_leaderboard(console, frame, directions, protocols, verbose)
     console.print(f"computed {summary.computed} outputs, reused {summary.reused}, "
                   f"{summary.scores} new scores")
+    print_warnings(console, summary.warnings)
     where = "each one below" if verbose else "rerun with --verbose for each one"
     print_not_run(console, summary.skipped, f"Not run here ({where})", verbose,
                   more=f"srarena report {folder}")

@@ -20,18 +20,26 @@ def register(app: typer.Typer) -> None:
         precision: str = typer.Option("fp32", "--precision"),
         tile: int | None = typer.Option(None, "--tile", help="Tile size in LR pixels."),
         seed: int = typer.Option(0, "--seed"),
+        option: list[str] = typer.Option(
+            [], "-o", "--option", help="Upscaler option UPSCALER.KEY=VALUE (repeat)."
+        ),
     ) -> None:
-        """Upscale INPUT images into OUTPUT (a PNG file for one input, else a folder)."""
+        """Upscale INPUT images into OUTPUT (a PNG file for one input, else a folder).
+
+        An output keeps its input's channels: a grey image gives a grey PNG, an image with
+        alpha an RGBA (or grey and alpha) PNG.
+        """
         if len(paths) < 2:
             raise typer.BadParameter("give at least one INPUT and an OUTPUT")
         raise typer.Exit(
             _upscale(paths[:-1], paths[-1], upscaler, scale, weights, device, precision, tile,
-                     seed)
+                     seed, option)
         )
 
 
 def _upscale(inputs: list[Path], output: Path, name: str, scale: int, weights: Path | None,
-             device: str, precision: str, tile: int | None, seed: int) -> int:
+             device: str, precision: str, tile: int | None, seed: int,
+             option: list[str]) -> int:
     from rich.console import Console
 
     from .. import weights as weights_service
@@ -39,12 +47,18 @@ def _upscale(inputs: list[Path], output: Path, name: str, scale: int, weights: P
     from ..engine.chain import plan_chain
     from ..engine.environment import resolve_device
     from ..engine.instances import close_all, open_steps
-    from ..engine.single import run_chain
-    from ..imageio import load_image, save_png
+    from ..engine.single import run_image
+    from ..imageio import load_channels, save_png
     from ..plugins import get_registry
+    from .bench import option_problems, parse_options
 
     console = Console()
     spec = get_registry().upscaler(name)
+    options = parse_options(option)
+    problems = option_problems(options, {name: spec})
+    if problems:
+        console.print("[red]error:[/] " + "; ".join(problems))
+        return 2
     if spec.mode != "single-image":
         console.print(f"[red]error:[/] {name} is generative: it has no input image to upscale; "
                       "use `srarena bench` to fit it on a dataset and generate")
@@ -58,18 +72,31 @@ def _upscale(inputs: list[Path], output: Path, name: str, scale: int, weights: P
         console.print(f"[red]error:[/] {exc}")
         return 1
     context = Context(device=resolve_device(device), precision=precision, seed=seed,
-                      weights=paths, options=dict(spec.options))
-    instances = open_steps(spec, chain.steps, context)
+                      weights=paths, options={**spec.options, **options.get(name, {})})
+    try:
+        instances = open_steps(spec, chain.steps, context)
+    except Exception as exc:  # noqa: BLE001 - a plugin that cannot start says why, no traceback
+        console.print(f"[red]error:[/] could not start {name}: {exc}")
+        return 1
     failed = 0
     for source in inputs:
         target = output if single_file else output / f"{source.stem}_{chain.label()}.png"
         try:
-            result = run_chain(instances, chain, load_image(source), tile)
+            result = run_image(instances, chain, load_channels(source), tile)
         except Exception as exc:  # noqa: BLE001 - report and go on with the next image
             console.print(f"[red]failed[/] {source}: {type(exc).__name__}: {exc}")
             failed += 1
             continue
         save_png(target, result.image)
-        console.print(f"{source} → {target} ({chain.label()})")
+        console.print(f"{source} → {target} ({chain.label()}{_notes(result.info)})")
     close_all(instances.values())
     return 1 if failed else 0
+
+
+def _notes(info: dict) -> str:
+    """What an output's info says about how it was made, for the line after each image:
+    each step's protocol, and how alpha and grey were treated."""
+    notes = [f"{key} {value}" for key, value in info.items() if key in ("alpha", "grey")]
+    steps = [step.get("protocol") for step in info.values() if isinstance(step, dict)]
+    notes += [f"protocol {p}" for p in dict.fromkeys(steps) if p]
+    return "".join(f"; {note}" for note in notes)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
+
+from .layout import Format, emit_json, format_option, json_option, wants_json
 
 weights_app = typer.Typer(
     name="weights",
@@ -16,9 +19,10 @@ weights_app = typer.Typer(
 
 _COLOURS = {"verified": "green", "recorded": "green", "missing": "yellow", "partial": "yellow",
             "unchecked": "yellow", "mismatch": "red", "invalid": "red"}
-_TOFU_NOTE = (
-    "recorded: the plugin publishes no sha256 for this file, so srarena recorded the sha256 of "
-    "the first copy installed (trust on first use) and checks every later use against it."
+_SHA_LEGEND = (
+    "sha256: published = given by the upstream; shipped = a shipped record (srarena's "
+    "maintainers recorded it); first use = recorded here at first use (trust on first use); "
+    "none yet = recorded at first download. Every later fetch and use is checked against it."
 )
 
 
@@ -36,115 +40,131 @@ def _find(name: str) -> Any:
         raise _fail(exc, 2) from None
 
 
-def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
+def _columns() -> list[Any]:
+    from .layout import Column
+
+    return [
+        Column("weights", "weight set", priority=2, whole=True, merge_into="file"),
+        Column("file", whole=True),
+        Column("status", whole=True),
+        Column("checksum", "sha256", priority=1, whole=True),
+        Column("get", priority=1, whole=True),
+        Column("source", priority=3, whole=True),
+        Column("size", priority=4, whole=True, justify="right"),
+        Column("used", "used by", priority=5, whole=True),
+    ]
 
 
-def _status_table(title: str, rows: list[dict[str, Any]]) -> Any:
+def _cells(row: dict[str, Any]) -> dict[str, Any]:
+    """One listing row's cells: the state coloured, sources shortened to their hosts."""
+    from rich.text import Text
+
+    from ..weights.cache import CHECKSUM_WORD
+    from .transfers import human_size
+
+    return {
+        "weights": row["weights"],
+        "file": row["file"],
+        "status": Text(row["state"], style=_COLOURS[row["state"]]),
+        "checksum": CHECKSUM_WORD[row["checksum"]],
+        "get": row["get"],
+        "source": " ".join(row.get("hosts") or ()),
+        "size": human_size(row["size"]),
+        "used": " ".join(user.split(":", 1)[1] for user in row.get("users", ())),
+    }
+
+
+def _print_listing(title: str, rows: list[dict[str, Any]], verbose: bool) -> None:
+    from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
+    from rich.padding import Padding
 
-    table = Table(title=title)
-    for column in ("weight set", "used by", "file", "size", "status", "source"):
-        table.add_column(column)
-    for row in rows:
-        colour = _COLOURS[row["state"]]
-        status = f"[{colour}]{row['state']}[/]: {escape(row['detail'])}"
-        if row.get("fix"):
-            status += f"\nfix: [bold]{row['fix']}[/]"
-        table.add_row(
-            row["weights"],
-            "\n".join(row.get("users", ())),
-            row["file"],
-            _size(row["size"]),
-            status,
-            row.get("installed_from") or "\n".join(row.get("sources", ())),
-        )
-    return table
+    from .layout import print_table
 
-
-def _progress() -> Any:
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    )
-
-
-def _fetch_one(ws: Any, progress: Any) -> list[Any]:
-    from ..weights import download
-
-    tasks: dict[str, Any] = {}
-
-    def report(label: str, done: int, total: int | None) -> None:
-        if label not in tasks:
-            tasks[label] = progress.add_task(f"{ws.name}/{label}", total=total, completed=done)
-        else:
-            progress.update(tasks[label], completed=done, total=total)
-
-    return download.fetch(ws, report)
-
-
-@weights_app.command("list")
-def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")):
-    """What each installed plugin needs, what is present, and whether it is verified."""
-    from rich.console import Console
-
-    from .. import weights
-
-    rows = weights.overview()
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
     console = Console()
-    if not rows:
-        console.print("No installed plugin declares weight files.")
-        return
-    console.print(_status_table(f"srarena weights (cache: {weights.home() / 'weights'})", rows))
+    print_table(console, _columns(), [_cells(row) for row in rows], title=title,
+                more="--verbose or --format json")
+    manual: dict[str, str] = {}
+    for row in rows:
+        if row["get"] != "fetch" and not row["ok"]:
+            manual.setdefault(row["weights"], f"{row['set_get']}: `{row['fix']}`")
+    fetchable = {r["weights"] for r in rows if not r["ok"] and r["weights"] not in manual}
+    if fetchable:
+        console.print(f"{len(fetchable)} set(s) to download: [bold]srarena weights fetch "
+                      "--all[/] (or fetch NAME)")
+    if manual:
+        console.print(f"{len(manual)} set(s) to add by hand (srarena weights add):")
+        for name, how in manual.items():
+            console.print(Padding(f"{escape(name)}: {escape(how)}", (0, 0, 0, 2)))
+    bad = [r for r in rows if r["state"] in ("mismatch", "invalid", "partial", "unchecked")]
+    for row in bad if not verbose else rows:
+        console.print(f"[{_COLOURS[row['state']]}]{escape(row['weights'])}/"
+                      f"{escape(row['file'])}[/]: {escape(row['detail'])}")
+        if verbose:
+            for source in row["sources"]:
+                console.print(f"  from {escape(source)}")
     for row in rows:
         if row["conflicts"]:
             console.print(f"[red]warning[/]: {', '.join(row['conflicts'])} declare a different "
                           f"weight set under the taken name {row['weights']!r}; ignored")
-    if any(row["state"] == "recorded" for row in rows):
-        console.print(_TOFU_NOTE)
+    console.print(_SHA_LEGEND, style="dim")
+
+
+def _fetch_one(ws: Any, progress: Any) -> list[Any]:
+    from ..weights import download
+    from .transfers import reporter
+
+    return download.fetch(ws, reporter(progress, ws.name))
+
+
+@weights_app.command("list")
+def list_(
+    output: Format = format_option(),
+    as_json: bool = json_option(),
+    verbose: bool = typer.Option(False, "--verbose", "-v",
+                                 help="Every file's state and full source URLs."),
+):
+    """What each installed plugin needs, what is present, whether it is verified, and
+    whether it can be fetched or must be added by hand."""
+    from .. import weights
+
+    rows = weights.overview()
+    if wants_json(output, as_json):
+        emit_json(rows)
+        return
+    if not rows:
+        typer.echo("No installed plugin declares weight files.")
+        return
+    _print_listing(f"srarena weights (cache: {weights.home() / 'weights'})", rows, verbose)
 
 
 @weights_app.command("fetch")
 def fetch(
     names: list[str] = typer.Argument(None, help="Weight sets (or components) to download."),
-    all_: bool = typer.Option(False, "--all", help="Every weight set installed plugins declare."),
+    all_: bool = typer.Option(False, "--all", help="Every weight set installed plugins declare "
+                                                   "that can be downloaded."),
 ):
     """Download weight files, resuming interrupted downloads and checking their sha256."""
     from rich.console import Console
     from rich.markup import escape
 
     from .. import weights
+    from .transfers import download_progress
 
     if all_ == bool(names):
         raise _fail(ValueError("give weight set names or --all (not both)"), 2)
-    sets = [d.weights for d in weights.declared().values()] if all_ else list(map(_find, names))
-    failed = 0
     console = Console(stderr=True)
-    with _progress() as progress:
+    if all_:
+        declared = [d.weights for d in weights.declared().values()]
+        sets = [ws for ws in declared if weights.how_to_get(ws) == "fetch"]
+        for ws in declared:
+            if ws not in sets and weights.missing_files(ws):
+                console.print(f"[yellow]{ws.name}[/]: {escape(weights.how_to_get(ws))}: "
+                              f"`srarena weights add {ws.name} FILE...`", soft_wrap=True)
+    else:
+        sets = list(map(_find, names))
+    failed = 0
+    with download_progress() as progress:
         for ws in sets:
             try:
                 results = _fetch_one(ws, progress)
@@ -166,11 +186,14 @@ def add(
     name: str = typer.Argument(
         ..., help="Weight set (or component) the files belong to, or an importer (e.g. "
                   "spandrel): then each file becomes a component of its own."),
-    files: list[Path] = typer.Argument(..., help="Downloaded files, or a folder holding them."),
+    files: list[str] = typer.Argument(
+        ..., help="Downloaded files, a folder holding them, or Hugging Face files "
+                  "hf://OWNER/REPO/FILE[@REVISION] (downloaded first)."),
     new_name: str | None = typer.Option(
         None, "--name", help="With an importer: the name of the component the file(s) make."),
 ):
-    """Install files downloaded by hand, after checking them against the architecture.
+    """Install files downloaded by hand (or from the Hugging Face Hub), after checking them
+    against the architecture.
 
     When NAME is an importer (``srarena plugins`` lists the plugins that have one), each
     file is handed to it: it installs the file and registers a component for it, named
@@ -180,18 +203,50 @@ def add(
     from ..weights import validate
 
     importer = _importer(name)
-    if importer is not None:
-        raise typer.Exit(_import(importer, files, new_name))
-    if new_name is not None:
+    if importer is None and new_name is not None:
         raise _fail(ValueError(f"--name applies to importers; {name!r} is a weight set "
                                "(its files keep their declared names)"), 2)
-    ws = _find(name)
-    try:
-        results = validate.add(ws, files)
-    except weights.WeightsError as exc:
-        raise _fail(exc) from None
+    ws = None if importer is not None else _find(name)
+    with _hub_files(files) as paths:
+        if importer is not None:
+            raise typer.Exit(_import(importer, paths, new_name))
+        try:
+            results = validate.add(ws, [path for _, path in paths])
+        except weights.WeightsError as exc:
+            raise _fail(exc) from None
     for st in results:
         typer.echo(f"{ws.name}/{st.filename}: installed, sha256 {st.sha256} ({st.describe()})")
+
+
+@contextmanager
+def _hub_files(args: list[str]) -> Iterator[list[tuple[str, Path]]]:
+    """``(argument, local path)`` of each file argument, ``hf://`` ones downloaded first (with
+    a progress bar) and deleted from their staging place afterwards."""
+    from .. import weights
+    from ..weights import hub
+    from .transfers import download_progress, reporter
+
+    if not any(map(hub.is_ref, args)):
+        yield [(arg, Path(arg)) for arg in args]
+        return
+    staged: list[Path] = []
+    paths: list[tuple[str, Path]] = []
+    try:
+        with download_progress() as progress:
+            for arg in args:
+                if not hub.is_ref(arg):
+                    paths.append((arg, Path(arg)))
+                    continue
+                try:
+                    path = hub.download(arg, reporter(progress, arg))
+                except (ValueError, weights.WeightsError) as exc:
+                    raise _fail(exc) from None
+                staged.append(path)
+                paths.append((arg, path))
+        yield paths
+    finally:
+        for path in staged:
+            hub.discard(path)
 
 
 def _importer(name: str) -> Any:
@@ -201,7 +256,7 @@ def _importer(name: str) -> Any:
     return get_registry().importers.get(name)
 
 
-def _import(spec: Any, files: list[Path], new_name: str | None) -> int:
+def _import(spec: Any, files: list[tuple[str, Path]], new_name: str | None) -> int:
     """Hand each file to an importer (``spec.load()(path, name) -> line``); 1 if one failed."""
     from .. import weights
 
@@ -212,35 +267,37 @@ def _import(spec: Any, files: list[Path], new_name: str | None) -> int:
                     f"{type(exc).__name__}: {exc}", fg="red", err=True)
         return 1
     failed = 0
-    for path in files:
+    for arg, path in files:
         try:
-            line = func(Path(path), new_name)
+            line = func(path, new_name)
         except (ValueError, weights.WeightsError) as exc:
-            typer.secho(f"error: {spec.name} refused {path}: {exc}", fg="red", err=True)
+            typer.secho(f"error: {spec.name} refused {arg}: {exc}", fg="red", err=True)
             failed += 1
             continue
-        typer.echo(line)
+        typer.echo(line + (f" (downloaded from {arg})" if arg != str(path) else ""))
     return 1 if failed else 0
 
 
 @weights_app.command("verify")
 def verify(
     names: list[str] = typer.Argument(None, help="Weight sets to check (default: all)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    output: Format = format_option(),
+    as_json: bool = json_option(),
+    verbose: bool = typer.Option(False, "--verbose", "-v",
+                                 help="Every file's state and full source URLs."),
 ):
-    """Re-hash installed files and compare them with their declared or recorded sha256."""
-    from rich.console import Console
-
+    """Re-hash installed files and compare them with their published, shipped or recorded
+    sha256."""
     from .. import weights
 
     try:
         rows = weights.overview(names or None, rehash=True)
     except weights.UnknownWeights as exc:
         raise _fail(exc, 2) from None
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+    if wants_json(output, as_json):
+        emit_json(rows)
     else:
-        Console().print(_status_table("srarena weights verify", rows))
+        _print_listing("srarena weights verify", rows, verbose)
     if any(row["state"] in ("mismatch", "invalid") for row in rows):
         raise typer.Exit(1)
 

@@ -11,26 +11,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .files import DatasetError, looks_like_study, split_query
+from .files import DatasetError, EmptyDataset, looks_like_study, split_query
 
 if TYPE_CHECKING:
     from ..components import Dataset
     from ..plugins import Registry
 
-__all__ = ["DatasetError", "open_dataset", "parse_source"]
+__all__ = ["DatasetError", "EmptyDataset", "open_dataset", "parse_source"]
 
 
 def parse_source(text: str, registry: Registry) -> tuple[str, str | None]:
     """``(source name, argument)`` for a dataset text.
 
-    In order: a registered source name alone (``samples``); ``NAME:ARG`` with a registered
+    In order: a registered source name alone (``samples``, or ``study`` whose argument is
+    optional); ``NAME:ARG`` with a registered
     ``NAME``; an existing folder, read as ``study`` when every image in it lies at
     ``<Domain>/<dataset>/<file>`` and as ``folder`` otherwise (a ``?query`` may follow the
     folder). Write ``./samples`` or ``folder:samples`` for a folder named like a source.
     """
     text = text.strip()
     if text in registry.datasets:
-        if registry.datasets[text].takes_argument:
+        spec = registry.datasets[text]
+        if spec.takes_argument and not spec.argument_optional:
             raise DatasetError(f"dataset source {text!r} needs an argument: '{text}:ARG'")
         return text, None
     name, sep, argument = text.partition(":")

@@ -26,6 +26,14 @@ uniform multiplicative noise ``1 + U(-0.25, 0.25)`` per weight, then normalised 
 twice); srarena extends this to any power of two: the x(2^n) kernel is
 ``k * k↑2 * k↑4 * ... * k↑2^(n-1)`` (``k↑d``: k dilated by d), exactly the x2
 degradation applied n times (12 x 12 at x2, 34 x 34 at x4, 78 x 78 at x8).
+
+The Gaussian-8 protocol of IKC (Gu et al., CVPR 2019) and DAN (Luo et al., NeurIPS 2020),
+as their official code makes it (``docs/datasets.md`` cites the files and lines): the HR
+is mod-cropped at its top-left to a multiple of the scale, blurred with a 21 x 21 isotropic
+Gaussian (``exp(-(x^2 + y^2) / (2 sigma^2))`` on integer offsets -10..10, normalised) with
+mirror borders (``d c b | a b c d``), downscaled by MATLAB's antialiased bicubic ``imresize``
+and rounded to 8 bits; every HR image is degraded with each of 8 widths
+``linspace(1.8, 3.2, 8)`` at x4.
 """
 
 from __future__ import annotations
@@ -40,6 +48,16 @@ from ..imageio import from_uint8, to_uint8
 DIV2KRK_SIGMA = (0.6, 5.0)
 DIV2KRK_NOISE = 0.25
 DIV2KRK_BASE_SIZE = 12
+GAUSSIAN8_SIZE = 21
+GAUSSIAN8_WIDTHS = {4: (1.8, 3.2)}
+"""The Gaussian-8 width range per scale as the official code states it (x4 only)."""
+GAUSSIAN8_PROTOCOL = (
+    "Gaussian-8 (IKC, DAN setting 1): HR mod-cropped at its top-left to a multiple of the "
+    "scale; each image blurred with each of 8 isotropic 21x21 Gaussians of widths "
+    "linspace(sigma_min, sigma_max, 8) with mirror borders; MATLAB antialiased bicubic "
+    "imresize by 1/scale; rounded to 8 bits (DAN codes/scripts/generate_mod_blur_LR_bic.py, "
+    "codes/utils/deg_utils.py SRMDPreprocessing, codes/data/util.py imresize)"
+)
 
 
 @dataclass(frozen=True)
@@ -247,3 +265,91 @@ def blur_downsample(
 def quantise(image: np.ndarray) -> np.ndarray:
     """Round to 8 bits and back, as if saved to an 8-bit PNG and read again."""
     return from_uint8(to_uint8(image))
+
+
+# --- the Gaussian-8 protocol (IKC, DAN) ---------------------------------------------------
+
+
+def gaussian8_sigmas(
+    scale: int, low: float | None = None, high: float | None = None
+) -> list[float]:
+    """The 8 kernel widths ``linspace(low, high, 8)``; the range defaults to the official one.
+
+    Only x4 has an official range in code (1.8 to 3.2); other scales need ``low`` and
+    ``high`` (the papers' x2/x3 ranges could not be checked against their code).
+    """
+    if low is None or high is None:
+        if scale not in GAUSSIAN8_WIDTHS:
+            raise ValueError(
+                f"Gaussian-8 at x{scale} needs its width range (sigma_min, sigma_max): the "
+                "official code states it for x4 only (1.8 to 3.2)")
+        low, high = GAUSSIAN8_WIDTHS[scale]
+    if not 0 < low <= high:
+        raise ValueError("Gaussian-8 widths need 0 < sigma_min <= sigma_max")
+    return [float(v) for v in np.linspace(low, high, 8)]
+
+
+def centred_gaussian(sigma: float, size: int = GAUSSIAN8_SIZE) -> np.ndarray:
+    """An isotropic Gaussian on the integer offsets of an odd ``size``, normalised."""
+    if sigma <= 0 or size < 1 or size % 2 == 0:
+        raise ValueError("need sigma > 0 and an odd kernel size")
+    offsets = np.arange(size, dtype=np.float64) - size // 2
+    weights = np.exp(-(offsets[None, :] ** 2 + offsets[:, None] ** 2) / (2.0 * sigma**2))
+    return weights / weights.sum()
+
+
+def _cubic(x: np.ndarray) -> np.ndarray:
+    """Keys' cubic with a = -0.5, MATLAB's bicubic."""
+    a = np.abs(x)
+    return np.where(a <= 1, (1.5 * a - 2.5) * a * a + 1,
+                    np.where(a <= 2, ((-0.5 * a + 2.5) * a - 4) * a + 2, 0.0))
+
+
+def bicubic_down_matrix(length: int, factor: int) -> np.ndarray:
+    """The (length // factor, length) matrix of MATLAB's antialiased bicubic downscale.
+
+    Output pixel ``i`` (from 1) sits at input coordinate ``u = i * factor + (1 - factor) / 2``
+    (1-based); the cubic is stretched by ``factor`` (antialiasing), its weights normalised,
+    and taps beyond the edges folded back symmetrically (``c b a | a b c``).
+    """
+    out = length // factor
+    u = np.arange(1, out + 1, dtype=np.float64) * factor + 0.5 * (1 - factor)
+    taps = math.ceil(4.0 * factor) + 2
+    first = np.floor(u - 2.0 * factor)
+    index = first[:, None] + np.arange(taps)[None, :]
+    weights = _cubic((u[:, None] - index) / factor) / factor
+    weights /= weights.sum(axis=1, keepdims=True)
+    column = index.astype(np.int64) - 1
+    column = np.where(column < 0, -column - 1, column)
+    column = np.where(column >= length, 2 * length - 1 - column, column)
+    matrix = np.zeros((out, length))
+    np.add.at(matrix, (np.repeat(np.arange(out), taps), column.ravel()), weights.ravel())
+    return matrix
+
+
+def matlab_downscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """MATLAB ``imresize(image, 1/factor)`` (bicubic, antialiased) of an (H, W, C) float image
+    whose sides are multiples of ``factor``: rows first, then columns, in float64."""
+    rows = bicubic_down_matrix(image.shape[0], factor)
+    cols = bicubic_down_matrix(image.shape[1], factor)
+    planes = image if image.ndim == 3 else image[..., None]
+    out = np.einsum("bj,ajc->abc", cols, np.einsum("ai,ijc->ajc", rows, planes))
+    return out if image.ndim == 3 else out[..., 0]
+
+
+def gaussian8_degrade(image: np.ndarray, sigma: float, scale: int) -> np.ndarray:
+    """One Gaussian-8 LR of an HR already mod-cropped: blur (mirror borders), MATLAB bicubic
+    downscale, clip to [0, 1]; float64 (:func:`quantise` rounds it to 8 bits, as the official
+    ``tensor2img`` does)."""
+    from scipy.ndimage import correlate
+
+    h, w = image.shape[:2]
+    if h % scale or w % scale:
+        raise ValueError(f"image of {h}x{w} is not a multiple of the scale {scale}")
+    weights = centred_gaussian(sigma)
+    planes = np.asarray(image, dtype=np.float64)
+    planes = planes if planes.ndim == 3 else planes[..., None]
+    blurred = np.stack([correlate(planes[..., c], weights, mode="mirror")
+                        for c in range(planes.shape[2])], axis=-1)
+    out = np.clip(matlab_downscale(blurred, scale), 0.0, 1.0)
+    return out if image.ndim == 3 else out[..., 0]

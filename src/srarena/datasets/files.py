@@ -24,6 +24,10 @@ class DatasetError(ValueError):
     """A dataset argument or folder cannot be used; the message says why."""
 
 
+class EmptyDataset(DatasetError):
+    """A dataset that holds no images: nothing to run, which is not a failure."""
+
+
 def is_hidden(name: str) -> bool:
     return name.startswith(".") or name in IGNORED_FOLDERS
 
@@ -32,12 +36,14 @@ def find_images(root: Path) -> list[tuple[str, Path]]:
     """Image files under ``root`` as ``(image_id, path)``, sorted by id.
 
     Recursive; hidden files and folders (name starting with ``.``, and ``__MACOSX``) are
-    skipped, symbolic links to files are followed, links to folders are not. The id is the
-    path relative to ``root`` with ``/`` separators and without the extension, in Unicode
-    NFC; files that would share an id (``a.png`` and ``a.jpg``) keep their extension.
+    skipped, symbolic links to files are followed, links to folders are not; a folder that
+    cannot be listed raises :class:`DatasetError`. The id is the path relative to ``root``
+    with ``/`` separators and without the extension, in Unicode NFC; files that would share
+    an id (``a.png`` and ``a.jpg``) keep their extension (files whose names differ only in
+    their Unicode form still share one: the bench keeps them apart).
     """
     found: list[tuple[str, Path]] = []
-    for folder, subfolders, files in os.walk(root):
+    for folder, subfolders, files in os.walk(root, onerror=_unreadable):
         subfolders[:] = [d for d in subfolders if not is_hidden(d)]
         for name in files:
             path = Path(folder, name)
@@ -50,6 +56,11 @@ def find_images(root: Path) -> list[tuple[str, Path]]:
         stems[stem] = stems.get(stem, 0) + 1
     items = [(_strip(rel) if stems[_strip(rel)] == 1 else rel, path) for rel, path in found]
     return sorted(items, key=lambda pair: pair[0])
+
+
+def _unreadable(exc: OSError) -> None:
+    """A folder that cannot be listed fails the dataset: its images would vanish unsaid."""
+    raise DatasetError(f"cannot read the folder {exc.filename}: {exc.strerror}") from exc
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ..components import Dataset, Item
-from ..imageio import load_image
+from ..imageio import load_channels
 from ..specs import DatasetSpec
-from .files import IMAGE_EXTENSIONS, DatasetError, find_images, parse_argument
+from .files import IMAGE_EXTENSIONS, EmptyDataset, find_images, parse_argument
 
 UNKNOWN_DOMAIN = "unknown"
 
@@ -45,7 +45,7 @@ class FolderDataset(Dataset):
         """``(image_id, path)`` of every image under the folder; none is an error."""
         images = find_images(self.root)
         if not images:
-            raise DatasetError(
+            raise EmptyDataset(
                 f"{self.spec.name}: no image files under {self.root} "
                 f"(extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})"
             )
@@ -57,7 +57,7 @@ class FolderDataset(Dataset):
                 image_id=image_id,
                 dataset=self.name,
                 domain=self.domain,
-                lr=partial(load_image, path),
+                lr=partial(load_channels, path),
                 source=str(path),
             )
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..components import Dataset, Item
-from ..imageio import load_image
+from ..imageio import load_channels
 from ..specs import DatasetSpec
 from .files import DatasetError, find_images, parse_argument
 
@@ -21,13 +21,21 @@ class StudyDataset(Dataset):
     Images directly in ``ROOT`` or in a domain folder belong to no dataset: they are
     skipped and counted in :meth:`describe` (``misplaced``). Two datasets of the same name
     in different domains are refused, since results are grouped by dataset name.
+
+    Without an argument (``-d study``) the root is the study's datasets fetched into the
+    cache by ``srarena datasets fetch study``.
     """
 
     OPTIONS: dict[str, str] = {}
 
     def __init__(self, spec: DatasetSpec, argument: str | None = None) -> None:
         super().__init__(spec, argument)
-        self.root, _ = parse_argument(argument, self.OPTIONS, spec.name)
+        if argument is None:
+            from .zoo import require
+
+            self.root = require("study")
+        else:
+            self.root, _ = parse_argument(argument, self.OPTIONS, spec.name)
         self._layout: tuple[list[tuple[str, str, str, Path]], list[str]] | None = None
 
     def _scan(self) -> tuple[list[tuple[str, str, str, Path]], list[str]]:
@@ -62,7 +70,7 @@ class StudyDataset(Dataset):
                 image_id=image_id,
                 dataset=dataset,
                 domain=domain,
-                lr=partial(load_image, path),
+                lr=partial(load_channels, path),
                 source=str(path),
             )
 

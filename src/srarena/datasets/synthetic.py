@@ -28,6 +28,8 @@ KERNELS = {
     "div2krk": "DIV2KRK protocol: noisy anisotropic x2 kernel composed up to the scale",
     "aniso": "anisotropic Gaussian, random sigmas in [0.3s, 2.5s] and angle",
     "iso": "isotropic Gaussian, random sigma in [0.2, s], or fixed with sigma=",
+    "gaussian8": "Gaussian-8 protocol of IKC/DAN: each image blurred with 8 fixed isotropic "
+                 "21x21 Gaussians, MATLAB bicubic downscale",
 }
 
 
@@ -45,12 +47,22 @@ def _lr(path: Path, weights: np.ndarray, scale: int) -> np.ndarray:
     return degrade.quantise(degrade.blur_downsample(_hr(path, scale), weights, scale))
 
 
+def _gaussian8_lr(path: Path, sigma: float, scale: int) -> np.ndarray:
+    """One Gaussian-8 LR image of one HR file, rounded to 8 bits."""
+    return degrade.quantise(degrade.gaussian8_degrade(_hr(path, scale), sigma, scale))
+
+
+def gaussian8_id(sigma: float, image_id: str) -> str:
+    """The item id of one HR image degraded with one Gaussian-8 width: ``sigma1.8/baby``."""
+    return f"sigma{round(sigma, 4):g}/{image_id}"
+
+
 class DegradedDataset(FolderDataset):
     """LR images made from an HR folder, with the HR kept for full-reference metrics."""
 
     OPTIONS = {
         "scale": "integer >= 2, default 8",
-        "kernel": "div2krk (default), aniso or iso",
+        "kernel": "div2krk (default), aniso, iso or gaussian8",
         "seed": "integer >= 0, default 0",
         "sigma": "iso only: one fixed sigma (HR pixels) for every image",
         "sigma_min": "lower bound of the random sigma range",
@@ -69,6 +81,9 @@ class DegradedDataset(FolderDataset):
             raise DatasetError(f"{source}: kernel must be one of {', '.join(KERNELS)}")
         if self.kind == "div2krk" and self.scale & (self.scale - 1):
             raise DatasetError(f"{source}: the div2krk protocol needs a power-of-two scale")
+        if self.kind == "gaussian8":
+            self._configure_gaussian8(options)
+            return
         self.sigma = _number(options, "sigma", source)
         if self.sigma is not None and (self.kind != "iso" or self.sigma <= 0):
             raise DatasetError(f"{source}: sigma= is a positive number, for kernel=iso only")
@@ -87,11 +102,28 @@ class DegradedDataset(FolderDataset):
         if not 0 <= self.noise < 1 or (self.noise and self.kind == "iso"):
             raise DatasetError(f"{source}: noise= is in [0, 1), for kernel=aniso or div2krk")
 
+    def _configure_gaussian8(self, options: dict[str, str]) -> None:
+        source = self.spec.name
+        if {"sigma", "noise"} & set(options):
+            raise DatasetError(f"{source}: kernel=gaussian8 takes sigma_min/sigma_max only")
+        low, high = _number(options, "sigma_min", source), _number(options, "sigma_max", source)
+        try:
+            self.sigmas = degrade.gaussian8_sigmas(self.scale, low, high)
+        except ValueError as exc:
+            raise DatasetError(f"{source}: {exc}") from None
+        self.sigma, self.noise = None, 0.0
+        self.sigma_range = (self.sigmas[0], self.sigmas[-1])
+
     def default_name(self) -> str:
         return f"{self.root.name or 'hr'}-{self.kind}-x{self.scale}"
 
     def kernel(self, image_id: str) -> degrade.Kernel:
-        """The blur kernel of one image (a function of the seed and the id only)."""
+        """The blur kernel of one image (a function of the seed and the id only; for
+        gaussian8, of the ``sigma<width>/`` prefix of the id)."""
+        if self.kind == "gaussian8":
+            sigma = float(image_id.split("/", 1)[0].removeprefix("sigma"))
+            return degrade.Kernel(degrade.centred_gaussian(sigma), self.scale, "gaussian8",
+                                  {"sigma": sigma})
         digest = hashlib.sha256(image_id.encode("utf-8")).digest()
         rng = np.random.default_rng([self.seed, int.from_bytes(digest[:8], "big")])
         if self.kind == "div2krk":
@@ -103,6 +135,9 @@ class DegradedDataset(FolderDataset):
         return degrade.random_isotropic(self.scale, rng, self.sigma_range)
 
     def items(self) -> Iterator[Item]:
+        if self.kind == "gaussian8":
+            yield from self._gaussian8_items()
+            return
         for image_id, path in self.images():
             weights = self.kernel(image_id).weights
             yield Item(
@@ -114,7 +149,23 @@ class DegradedDataset(FolderDataset):
                 source=str(path),
             )
 
+    def _gaussian8_items(self) -> Iterator[Item]:
+        images = self.images()
+        for sigma in self.sigmas:
+            for image_id, path in images:
+                yield Item(
+                    image_id=gaussian8_id(sigma, image_id),
+                    dataset=self.name,
+                    domain=self.domain,
+                    lr=partial(_gaussian8_lr, path, sigma, self.scale),
+                    hr=partial(_hr, path, self.scale),
+                    source=str(path),
+                )
+
     def describe(self) -> dict[str, Any]:
+        if self.kind == "gaussian8":
+            return {**FolderDataset.describe(self), "scale": self.scale, "kernel": self.kind,
+                    "sigmas": self.sigmas, "protocol": degrade.GAUSSIAN8_PROTOCOL}
         return {
             **super().describe(),
             "scale": self.scale,

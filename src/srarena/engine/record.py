@@ -22,14 +22,19 @@ class Summary:
 
     computed: int = 0
     reused: int = 0
+    recomputed: int = 0
+    """Finished outputs whose file was missing or changed: computed again."""
     scores: int = 0
     failures: list[dict[str, str]] = field(default_factory=list)
-    skipped: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    """Outputs recorded with a warning (e.g. values outside [0, 1], clipped)."""
 
     @property
     def exit_code(self) -> int:
-        """1 when an item failed or a named dataset could not be read, else 0."""
-        unreadable = any(skip["kind"] == "dataset" for skip in self.skipped)
+        """1 when an item failed or a named dataset could not be read, else 0 (an empty
+        dataset or a component that cannot run here is listed, not a failure)."""
+        unreadable = any(skip.get("failed") for skip in self.skipped)
         return 1 if self.failures or unreadable else 0
 
 
@@ -42,10 +47,14 @@ class Recorder:
         self.reporter = reporter
         self.summary = summary
 
-    def skip(self, kind: str, name: str, reason: str, fix: str = "") -> None:
+    def skip(self, kind: str, name: str, reason: str, fix: str = "",
+             failed: bool | None = None) -> None:
         """A component or dataset that will not run, with what fixes it: an ``srarena``
-        command or an instruction in words."""
-        self.summary.skipped.append({"kind": kind, "name": name, "reason": reason, "fix": fix})
+        command or an instruction in words. ``failed``: whether it counts as a failure (by
+        default only a dataset that cannot be read does)."""
+        failed = kind == "dataset" if failed is None else failed
+        self.summary.skipped.append({"kind": kind, "name": name, "reason": reason, "fix": fix,
+                                     "failed": failed})
 
     def input(self, row: dict[str, Any], error: str | None = None, **facts: Any) -> None:
         """An input read (with its hash and size), or one that could not be read."""
@@ -74,10 +83,17 @@ class Recorder:
             self.reporter.failed(row["upscaler"], f"{label} {result.target.image_id}",
                                  result.error)
             return
-        self.store.put_output(**row, status=Status.OK, reason=None, path=result.target.path,
-                              side_outputs=side, info=result.info, tiling=result.tiling,
-                              seconds=result.seconds, peak_memory_mb=result.peak_memory_mb)
+        info = {**result.info, "warnings": result.warnings} if result.warnings else result.info
+        stale = self.store.put_output(
+            **row, status=Status.OK, reason=None, path=result.target.path, side_outputs=side,
+            info=info, tiling=result.tiling, seconds=result.seconds,
+            peak_memory_mb=result.peak_memory_mb, sha256=result.sha256)
+        for path in stale:  # a superseded output's file, when it lay elsewhere
+            self.store.inside(path).unlink(missing_ok=True)
         self.summary.computed += 1
+        for warning in result.warnings:
+            self.summary.warnings.append({"upscaler": row["upscaler"], "dataset": row["dataset"],
+                                          "image_id": row["image_id"], "warning": warning})
 
     def score(self, scored: Scored, score_key: str, version: str) -> None:
         item, metric, outcome = scored

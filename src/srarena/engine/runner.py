@@ -3,27 +3,33 @@ as it arrives.
 
 Cells are (upscaler, dataset). Every output is keyed by what determines it (:mod:`.plan`), so
 running the same command again skips what is finished and redoes only what is missing or
-failed. The driver (this module) alone writes the database (:mod:`.record`), whichever
-executor computes; scoring runs on the worker pool (:class:`~.scoring.Scorer`) while the
-upscaler goes on.
+failed; a finished output is reused only while its file has the sha256 its row records. The
+run holds its folder's lock (:mod:`srarena.runlock`) and keeps to the folder's pinned
+settings (:mod:`.pinned`). The driver (this module) alone writes the database
+(:mod:`.record`), whichever executor computes; scoring runs on the worker pool
+(:class:`~.scoring.Scorer`) while the upscaler goes on.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from .. import runlock
 from .. import weights as weights_service
+from ..atomic import atomic_write_text
 from ..availability import availability
 from ..components import Item, Metric
-from ..imageio import from_uint8, load_image
+from ..imageio import load_image, to_rgb
 from ..plugins import Registry
 from ..specs import UpscalerSpec, WeightSet
 from ..status import Status
-from ..store import Store, safe_name
-from . import plan
+from ..store import Store, normal_id, safe_name
+from . import limits, pinned, plan
 from .chain import Chain, ScaleError, plan_chain
 from .config import BenchConfig
 from .environment import environment, resolve_device
@@ -43,14 +49,17 @@ class Bench:
     """Runs a :class:`BenchConfig` against a registry into a run folder."""
 
     def __init__(self, registry: Registry, config: BenchConfig, folder: Path,
-                 reporter: Reporter | None = None, executor: Executor | None = None) -> None:
+                 reporter: Reporter | None = None, executor: Executor | None = None,
+                 wait: bool = False) -> None:
+        config.validate()
         self.registry = registry
         self.config = config
-        self.store = Store(folder)
+        self.folder = Path(folder)
+        self.wait = wait
+        """Wait for another run holding the folder instead of refusing (FolderBusy)."""
         self.reporter = reporter or Reporter()
         self.executor = executor or LocalExecutor()
         self.summary = Summary()
-        self.record = Recorder(self.store, self.reporter, self.summary)
         self.device = resolve_device(config.device)
         self.identity = plan.RunIdentity(config.precision, config.tile, config.seed,
                                          config.options)
@@ -62,43 +71,75 @@ class Bench:
         self.cells: dict[str, dict[str, Any]] = {}
         self.clock: StageClock | None = None
         """The clock of the cell whose results arrive (scoring waits are charged to it)."""
+        self.wanted = pinned.Pins(pinned.settings_of(config))
+        """What this run pins its folder to; filled in as components open."""
 
     # ------------------------------------------------------------------ run
     def run(self) -> Summary:
-        for stale in self.store.folder.rglob(".tmp-*"):  # left by a killed run
+        """Run the benchmark while holding the folder's lock.
+
+        Raises :class:`~srarena.runlock.FolderBusy` (another run holds the folder),
+        :class:`~.pinned.RunConflict` (the folder was made with other settings),
+        :class:`~.limits.TooLarge` (an output this machine cannot hold) before any work, and
+        :class:`~srarena.store.StoreError` when the database cannot be written.
+        """
+        def waiting(holder: dict[str, Any]) -> None:
+            self.reporter.note(f"waiting for {runlock.describe(holder)} to finish with "
+                               f"{self.folder}")
+
+        with runlock.hold(self.folder, self.wait, waiting):
+            self.store = Store(self.folder)
+            try:
+                self.record = Recorder(self.store, self.reporter, self.summary)
+                self._run()
+            finally:
+                self.store.close()
+        return self.summary
+
+    def _run(self) -> None:
+        for stale in self.folder.rglob(".tmp-*"):  # left by a killed run
             stale.unlink(missing_ok=True)
+        self.pins = pinned.load(self.store)
+        found = pinned.conflicts(self.pins, self.wanted)
+        if found:
+            raise pinned.refusal(self.folder, found)
         pool = make_pool(self.workers)
         self._open_metrics()
         self.scorer = Scorer(self.metrics, pool, in_flight(self.workers), lambda: self.clock)
         try:
             groups = self._read_datasets(pool)
-            self._record_setup()
-            jobs = self._plan(groups)
+            jobs = self._plan(groups, pool)
+            self._record_setup()  # after the plan: a refused run leaves config.json as it was
             for job, event in self.executor.run(jobs, self.reporter):
                 self._handle(job, event)
             self._write_scores(self.scorer.finish())
         except KeyboardInterrupt:
             self._write_scores(self.scorer.finish())  # what is scored is kept
+            self._finish_run()
             raise
+        else:
+            self._finish_run()
         finally:
             close_all(self.metrics.values())
             self.executor.close()
             pool.shutdown(wait=True, cancel_futures=True)
-            self.summary.failures = self.store.failures()
-            self.store.set_meta("skipped", self.summary.skipped)
-            self.store.close()
-        return self.summary
+
+    def _finish_run(self) -> None:
+        self.summary.failures = self.store.failures()
+        self.store.set_meta("skipped", self.summary.skipped)
 
     # ---------------------------------------------------------------- setup
     def _record_setup(self) -> None:
         versions = {name: spec.version for name, spec in self.registry.upscalers.items()}
         versions.update({f"metric:{n}": s.version for n, s in self.registry.metrics.items()})
-        records = {"config": self.config.to_json(),
+        pins = pinned.load(self.store)
+        records = {"config": {**self.config.to_json(),
+                              "pinned": pins.to_json() if pins else None},
                    "environment": environment(self.device, versions)}
         for name, record in records.items():
             self.store.set_meta(name, record)
-            (self.store.folder / f"{name}.json").write_text(
-                json.dumps(record, indent=2, default=str) + "\n")
+            atomic_write_text(self.folder / f"{name}.json",
+                              json.dumps(record, indent=2, default=str) + "\n")
         self.store.set_meta("metric_directions",
                             {name: m.spec.higher_is_better for name, m in self.metrics.items()})
         self.store.set_meta("metrics", {
@@ -118,9 +159,14 @@ class Bench:
                 self.metrics[name] = open_metric(spec, context)
             except Exception as exc:  # noqa: BLE001
                 self.record.skip("metric", name, f"failed to load: {type(exc).__name__}: {exc}")
+                continue
+            self.wanted.metrics[name] = {"version": spec.version, "options": spec.options}
+        found = pinned.conflicts(self.pins, self.wanted)
+        if found:
+            raise pinned.refusal(self.folder, found)
 
     def _read_datasets(self, pool: Any) -> list[DatasetGroup]:
-        from ..datasets import DatasetError, open_dataset
+        from ..datasets import DatasetError, EmptyDataset, open_dataset
 
         groups: dict[str, DatasetGroup] = {}
         described = []
@@ -128,8 +174,11 @@ class Bench:
             try:
                 dataset = open_dataset(text, self.registry)
                 description = dataset.describe()
-                items = list(dataset.items())
-            except DatasetError as exc:  # e.g. a folder with no images: the others go on
+                items = self._distinct(list(dataset.items()))
+            except EmptyDataset as exc:  # nothing to run: said, not a failure
+                self.record.skip("dataset", text, str(exc), failed=False)
+                continue
+            except (DatasetError, OSError) as exc:  # unreadable: the others go on
                 self.record.skip("dataset", text, str(exc))
                 continue
             described.append(description)
@@ -143,6 +192,30 @@ class Bench:
                 self._record_input(groups, item, facts)
         self.store.set_meta("datasets", described)
         return list(groups.values())
+
+    def _distinct(self, items: list[Item]) -> list[Item]:
+        """The items with ids in NFC, each (dataset, id) once: inputs that would share one
+        (names that differ only in their Unicode form, a plugin's repeated id) are kept
+        apart as ``ID~HASH``, the hash of each one's source (else its position)."""
+        items = [dataclasses.replace(item, image_id=normal_id(item.image_id))
+                 if item.image_id != normal_id(item.image_id) else item for item in items]
+        by_id: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for index, item in enumerate(items):
+            by_id[(item.dataset, item.image_id)].append(index)
+        for (dataset, image_id), indices in by_id.items():
+            if len(indices) == 1:
+                continue
+            renamed = []
+            for position, index in enumerate(indices):
+                origin = items[index].source or f"#{position}"
+                digest = hashlib.sha256(origin.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+                items[index] = dataclasses.replace(items[index], image_id=f"{image_id}~{digest}")
+                renamed.append(items[index].image_id)
+            self.reporter.note(
+                f"[yellow]note[/] {len(indices)} inputs of {dataset} share the id {image_id!r} "
+                f"(names that differ only in their Unicode form, or a repeated id): kept apart "
+                f"as {', '.join(repr(r) for r in renamed)}")
+        return items
 
     def _record_input(self, groups: dict[str, DatasetGroup], item: Item, facts: Any) -> None:
         group = groups.setdefault(item.dataset, DatasetGroup(item.dataset, item.domain))
@@ -186,8 +259,8 @@ class Bench:
         paths = weights_service.resolve(weights, self.config.weights)
         return paths, weights_service.fingerprint(paths)
 
-    def _plan(self, groups: list[DatasetGroup]) -> list[Job]:
-        jobs: list[Job] = []
+    def _plan(self, groups: list[DatasetGroup], pool: Any) -> list[Job]:
+        planned = []
         for name in self.config.upscalers:
             spec = self.registry.upscaler(name)
             try:
@@ -209,19 +282,63 @@ class Bench:
             try:
                 weight_paths, weights_hash = self._weights_identity(weights)
             except (weights_service.WeightsError, OSError, ValueError) as exc:
+                if self.config.weights is not None:  # the user's own file: refused, loudly
+                    raise
                 fix = weights_service.fix_command(weights) if weights else ""
                 self.record.skip("upscaler", name, str(exc), fix)
                 continue
+            self.wanted.upscalers[name] = {
+                "version": spec.version, "weights": weights_hash,
+                "options": self.identity.options_of(spec, fit=spec.mode == "generative")}
+            if spec.mode == "generative":
+                options = self.identity.options_of(spec)
+                self.wanted.generation[name] = {key: options.get(key)
+                                                for key in spec.generation_options}
+            planned.append((spec, chain, weight_paths, weights_hash))
+        found = pinned.conflicts(self.pins, self.wanted)
+        if found:
+            raise pinned.refusal(self.folder, found)
+        limits.check_outputs(self._largest_outputs(planned, groups), self.config.max_memory_gb)
+        for name in pinned.regenerated(self.pins, self.wanted):
+            dropped = self.store.drop_outputs(name)
+            for path in dropped:
+                self.store.inside(path).unlink(missing_ok=True)
+            self.reporter.note(f"[yellow]note[/] {name}'s generation options changed "
+                               f"({self.pins.generation[name]} → {self.wanted.generation[name]}):"
+                               f" its {len(dropped)} generated images are made again")
+        pinned.save(self.store, pinned.merged(self.pins, self.wanted))
+        jobs: list[Job] = []
+        for spec, chain, weight_paths, weights_hash in planned:
             context = self._context(spec, weight_paths)
             for group in groups:
                 if not group.items:
                     continue
-                job = (self._generative_job(spec, group, context, weights_hash)
+                job = (self._generative_job(spec, group, context, weights_hash, pool)
                        if chain is None else
-                       self._single_job(spec, group, context, weights_hash, chain))
+                       self._single_job(spec, group, context, weights_hash, chain, pool))
                 if job is not None:
                     jobs.append(job)
+        if self.summary.recomputed:
+            self.reporter.note(f"[yellow]note[/] {self.summary.recomputed} finished outputs "
+                               "were missing or changed on disk: they are computed again")
         return jobs
+
+    def _largest_outputs(self, planned: list[Any], groups: list[DatasetGroup],
+                         ) -> list[tuple[str, int, int, int, int]]:
+        """Per planned cell, its largest output: (what, in h, in w, out h, out w)."""
+        found = []
+        for spec, chain, *_ in planned:
+            for group in groups:
+                if not group.sizes:
+                    continue
+                if chain is None:
+                    side = plan.generation_size(group.sizes.values(), self.config.scale)
+                    found.append((f"{spec.name} on {group.name}", side, side, side, side))
+                    continue
+                h, w = max(group.sizes.values(), key=lambda hw: hw[0] * hw[1])
+                s = self.config.scale
+                found.append((f"{spec.name} on {group.name}", h, w, h * s, w * s))
+        return found
 
     def _image_path(self, upscaler: str, dataset: str, image_id: str) -> tuple[str, str]:
         image = self.store.path_for("images", upscaler, dataset, safe_name(image_id) + ".png")
@@ -254,21 +371,48 @@ class Bench:
             self._finish_cell(label)
         return label
 
+    def _reusable(self, keys: dict[Any, str], pool: Any) -> dict[str, Any]:
+        """The finished rows among ``keys`` whose file is there with the sha256 its row
+        records (hashed on the pool). A row whose file is missing or changed is dropped with
+        its scores, to be computed again; a row of an older srarena, without a sha256, is
+        taken with its file's sha256 recorded now."""
+        done = self.store.done_outputs(keys.values())
+        rows = list(done.values())
+        found = list(pool.map(self._file_sha256, rows))
+        reusable = {}
+        for row, sha in zip(rows, found, strict=True):
+            if sha is not None and row["sha256"] in (None, sha):
+                if row["sha256"] is None:
+                    self.store.set_output_sha256(row["output_key"], sha)
+                reusable[row["output_key"]] = row
+            else:
+                self.store.forget_scores(row["output_key"])
+                self.summary.recomputed += 1
+        return reusable
+
+    def _file_sha256(self, row: Any) -> str | None:
+        from ..weights.cache import sha256_file
+
+        try:
+            return sha256_file(self.store.inside(row["path"])) if row["path"] else None
+        except (OSError, ValueError):
+            return None
+
     def _reuse(self, key: str, row: Any, group: DatasetGroup, image_id: str) -> None:
         """A finished output: scored by the metrics that have not scored it yet, read from
         its PNG only if there is one."""
         self.summary.reused += 1
         item = group.items.get(image_id)
         hr = item.hr if item is not None else None
-        path = self.store.folder / row["path"]
+        path = self.store.inside(row["path"])
         self._score(ToScore(key, group.name, image_id, lambda: load_image(path), hr))
 
     def _single_job(self, spec: UpscalerSpec, group: DatasetGroup, context: Any,
-                    weights_hash: str, chain: Chain) -> SingleJob | None:
+                    weights_hash: str, chain: Chain, pool: Any) -> SingleJob | None:
         keys = {i: self.identity.single_key(spec, weights_hash, group.hashes[i], chain.label(),
                                             group.name, i)
                 for i in group.items}
-        done = self.store.done_outputs(keys.values())
+        done = self._reusable(keys, pool)
         targets = []
         for image_id, key in keys.items():
             if key in done:
@@ -285,11 +429,11 @@ class Bench:
         if not targets:
             return None
         return SingleJob(label, spec, context, chain, targets, self.config.tile,
-                         self.config.tile_overlap, self.store.folder,
+                         self.config.tile_overlap, self.folder,
                          streaming=self._streaming())
 
     def _generative_job(self, spec: UpscalerSpec, group: DatasetGroup, context: Any,
-                        weights_hash: str) -> GenerativeJob | None:
+                        weights_hash: str, pool: Any) -> GenerativeJob | None:
         size = plan.generation_size(group.sizes.values(), self.config.scale)
         fit_key = self.identity.fit_key(spec, weights_hash, group.content_hash, size,
                                         group.name)
@@ -299,7 +443,7 @@ class Bench:
         first = self.config.generate_seed
         keys = {s: self.identity.generated_key(spec, weights_hash, fit_key, s)
                 for s in range(first, first + count)}
-        done = self.store.done_outputs(keys.values())
+        done = self._reusable(keys, pool)
         chain = f"generate{size}"
         targets = []
         for seed, key in keys.items():
@@ -315,10 +459,11 @@ class Bench:
         if not targets:
             return None
         fit_cell = plan.fit_cell_key(fit_key)
-        readers = None if self.store.cell_ok(fit_cell) else group.readers()
+        fitted = self.store.cell_ok(fit_cell) and (self.folder / fit_dir).is_dir()
+        readers = None if fitted else group.readers()
         self.cells[label]["fit"] = dict(cell_key=fit_cell, fit_key=fit_key,
                                         size=size, fit_dir=fit_dir)
-        return GenerativeJob(label, spec, context, size, fit_dir, targets, self.store.folder,
+        return GenerativeJob(label, spec, context, size, fit_dir, targets, self.folder,
                              images=readers, streaming=self._streaming())
 
     # ------------------------------------------------------------- results
@@ -329,7 +474,7 @@ class Bench:
 
             fit = self.cells[job.label]["fit"]
             if event.files is not None:
-                unpack_checkpoint(event.files, self.store.folder / fit["fit_dir"])
+                unpack_checkpoint(event.files, self.folder / fit["fit_dir"])
             self.record.cell(Status.OK, cell_key=fit["cell_key"], upscaler=job.spec.name,
                              dataset=self.cells[job.label]["dataset"],
                              info={"fit_key": fit["fit_key"], "size": fit["size"],
@@ -344,7 +489,7 @@ class Bench:
             self._finish_cell(job.label)
 
     def _record_output(self, job: Job, result: ItemResult) -> None:
-        from .work import write_output
+        from .work import disk_error, write_output
 
         target = result.target
         row = {**self.rows.pop(target.key), "output_key": target.key}
@@ -353,16 +498,19 @@ class Bench:
         if not result.error and not result.written:
             assert result.image is not None
             try:
-                side = write_output(self.store.folder, target, result.image,
-                                    result.side_outputs, self.config.png_level)
+                result.sha256, side = write_output(self.folder, target, result.image,
+                                                   result.side_outputs, self.config.png_level)
             except OSError as exc:
+                fatal = disk_error(exc)
+                if fatal is not None:
+                    raise fatal from exc
                 result.error = f"cannot write the output: {type(exc).__name__}: {exc}"
         self.record.output(row, result, job.label, side)
         if result.error:
             return
         image8 = result.image
-        path = self.store.folder / target.path
-        image = (lambda: from_uint8(image8)) if image8 is not None else (lambda: load_image(path))
+        path = self.folder / target.path
+        image = (lambda: to_rgb(image8)) if image8 is not None else (lambda: load_image(path))
         self._score(ToScore(target.key, row["dataset"], target.image_id, image, hr))
 
     def _finish_cell(self, label: str) -> None:

@@ -11,6 +11,7 @@ the pool while the next is computed.
 
 from __future__ import annotations
 
+import errno
 import resource
 import sys
 import tempfile
@@ -26,13 +27,13 @@ from typing import Any
 import numpy as np
 
 from ..components import Context, Progress
-from ..imageio import PNG_LEVEL, save_png, to_uint8
+from ..imageio import PNG_LEVEL, save_png, to_rgb, to_uint8
 from ..specs import UpscalerSpec
 from ..store import array_hash
 from .chain import Chain
 from .instances import close_all, open_generative, open_steps
 from .pipeline import StageClock, drain, in_flight, make_pool, read_ahead, worker_count
-from .single import ChainResult, check_output, run_chain, run_chain_batch
+from .single import ChainResult, check_output, run_image, run_image_batch
 
 
 class InputChanged(RuntimeError):
@@ -81,6 +82,9 @@ class ItemResult:
     tiling: str = "none"
     seconds: float = 0.0
     peak_memory_mb: float = 0.0
+    sha256: str | None = None
+    """Of the PNG written (when the worker wrote it)."""
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -161,18 +165,37 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+"""Errors of the disk, not of an item: writing the next output would fail the same way."""
+
+
+class DiskError(OSError):
+    """The run folder cannot take more files (full, over quota or a size limit, read-only):
+    the run stops, and the same command resumes it once the disk is fixed."""
+
+
+def disk_error(exc: BaseException) -> DiskError | None:
+    """``exc`` as a :class:`DiskError` when it is one of :data:`ENVIRONMENT_ERRNOS`."""
+    if isinstance(exc, DiskError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS:
+        return DiskError(exc.errno, exc.strerror, exc.filename)
+    return None
+
+
 def write_output(folder: Path, target: Target, image8: np.ndarray,
-                 side: dict[str, np.ndarray], png_level: int = PNG_LEVEL) -> dict[str, str]:
+                 side: dict[str, np.ndarray], png_level: int = PNG_LEVEL,
+                 ) -> tuple[str, dict[str, str]]:
     """Write an output image (PNG) and its side outputs (``.npy``) into the run folder;
-    returns the side outputs' paths relative to it."""
-    save_png(folder / target.path, image8, png_level)
+    returns the PNG's sha256 and the side outputs' paths relative to the folder."""
+    sha256 = save_png(folder / target.path, image8, png_level)
     paths = {}
     for name, array in side.items():
         relative = f"{target.side_prefix}__{name}.npy"
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         np.save(folder / relative, np.asarray(array))
         paths[name] = relative
-    return paths
+    return sha256, paths
 
 
 def _finish(result: ItemResult, image: np.ndarray, side: dict[str, np.ndarray],
@@ -182,12 +205,15 @@ def _finish(result: ItemResult, image: np.ndarray, side: dict[str, np.ndarray],
     try:
         image8 = to_uint8(image)
         if job.shared:
-            result.side_paths = write_output(job.folder, result.target, image8, side,
-                                             job.streaming.png_level)
+            result.sha256, result.side_paths = write_output(
+                job.folder, result.target, image8, side, job.streaming.png_level)
             result.written = True
         else:
             result.side_outputs = side
-    except Exception as exc:  # noqa: BLE001 - e.g. a full disk: this item fails
+    except Exception as exc:  # noqa: BLE001 - this item fails, unless the disk does
+        fatal = disk_error(exc)
+        if fatal is not None:
+            raise fatal from exc
         return _failed(result.target, exc, result.seconds)
     if job.in_process or not job.shared:
         result.image = image8
@@ -215,9 +241,10 @@ class _Stream:
         self.queue: deque[Future[ItemResult]] = deque()
 
     def computed(self, target: Target, out: ChainResult | Any, tiling: str, seconds: float,
-                 ) -> Iterator[ItemResult]:
+                 warnings: list[str]) -> Iterator[ItemResult]:
         result = ItemResult(target, info=out.info, tiling=tiling, seconds=seconds,
-                            peak_memory_mb=peak_memory_mb(self.job.context.device))
+                            peak_memory_mb=peak_memory_mb(self.job.context.device),
+                            warnings=warnings)
         self.queue.append(self.pool.submit(_finish, result, out.image, out.side_outputs,
                                            self.job))
         yield from self.ready()
@@ -319,24 +346,25 @@ def _upscale_group(job: SingleJob, instances: dict[int, Any],
         start = time.perf_counter()
         try:
             with clock.computing():
-                outs = run_chain_batch(instances, job.chain, [image for _, image in group])
+                outs = run_image_batch(instances, job.chain, [image for _, image in group])
         except Exception:  # noqa: BLE001 - retried one by one below
             outs = None
         if outs is not None:
             seconds = (time.perf_counter() - start) / len(group)
             for (target, _), out in zip(group, outs, strict=True):
-                yield from stream.computed(target, out, "none", seconds)
+                yield from stream.computed(target, out, "none", seconds, out.warnings)
             return
     for target, image in group:
         _reset_peak(job.context.device)
         start = time.perf_counter()
         try:
             with clock.computing():
-                out = run_chain(instances, job.chain, image, job.tile, job.overlap)
+                out = run_image(instances, job.chain, image, job.tile, job.overlap)
         except Exception as exc:  # noqa: BLE001 - one failed item, the run goes on
             yield from stream.failed(target, exc, time.perf_counter() - start)
             continue
-        yield from stream.computed(target, out, _tiling(out.tiles), time.perf_counter() - start)
+        yield from stream.computed(target, out, _tiling(out.tiles), time.perf_counter() - start,
+                                   out.warnings)
 
 
 def pack_checkpoint(folder: Path) -> dict[str, bytes]:
@@ -362,7 +390,8 @@ def run_fit(job: GenerativeJob, progress: Progress | None = None,
     assert job.images is not None
     pool, _, own = _pool_for(job, pool)
     try:
-        images = [future.result() for future in [pool.submit(read) for read in job.images]]
+        images = [to_rgb(future.result())  # a generator fits on RGB, as metrics score it
+                  for future in [pool.submit(read) for read in job.images]]
     finally:
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -410,12 +439,13 @@ def run_generate_job(job: GenerativeJob, files: dict[str, bytes] | None = None,
                 start = time.perf_counter()
                 try:
                     with clock.computing():
-                        out = check_output(generator.generate(target.seed, job.size),
-                                           (job.size, job.size), job.spec.name)
+                        out, warning = check_output(generator.generate(target.seed, job.size),
+                                                    (job.size, job.size), job.spec.name)
                 except Exception as exc:  # noqa: BLE001 - one failed item, the run goes on
                     yield from stream.failed(target, exc, time.perf_counter() - start)
                     continue
-                yield from stream.computed(target, out, "none", time.perf_counter() - start)
+                yield from stream.computed(target, out, "none", time.perf_counter() - start,
+                                           [warning] if warning else [])
             yield from stream.rest()
         except KeyboardInterrupt:
             yield from stream.rest()

@@ -3,6 +3,7 @@ write ``index.html`` and ``index.md`` beside an ``assets/`` folder."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,22 @@ def metric_section(m: MetricAnalysis, frame: pd.DataFrame, options: ReportOption
                          domains, notes=list(m.notes))
 
 
+def protocols(infos: pd.Series) -> list[str]:
+    """The protocols the outputs' steps say they ran by (an upscaler's ``info["protocol"]``,
+    e.g. ``official:real-esrgan``), in order of first appearance."""
+    found: dict[str, None] = {}
+    for text in infos.dropna():
+        try:
+            info = json.loads(text)
+        except (TypeError, ValueError):
+            continue
+        steps = info.values() if isinstance(info, dict) else ()
+        for step in steps:
+            if isinstance(step, dict) and step.get("protocol"):
+                found[str(step["protocol"])] = None
+    return list(found)
+
+
 def runtime_rows(outputs: pd.DataFrame, order: list[str]) -> list[dict[str, Any]]:
     """Per technique: outputs made and failed, seconds per image, peak memory."""
     rows = []
@@ -113,6 +130,7 @@ def runtime_rows(outputs: pd.DataFrame, order: list[str]) -> list[dict[str, Any]
             "upscaler": name,
             "mode": ", ".join(sorted(set(mine["mode"].dropna().astype(str)))),
             "chain": ", ".join(sorted(set(mine["chain"].dropna().astype(str)))),
+            "protocol": ", ".join(protocols(mine["info"])),
             "device": ", ".join(sorted(set(mine["device"].dropna().astype(str)))),
             "ok": int(len(ok)), "failed": int(len(mine) - len(ok)),
             "mean_s": seconds.mean(), "median_s": seconds.median(), "total_s": seconds.sum(
@@ -214,6 +232,7 @@ def build_report(run_path: str | Path, out: str | Path | None = None,
     """Write ``index.html``, ``index.md`` and ``assets/`` for a run (default ``RUN/report``)."""
     from datetime import datetime, timezone
 
+    from ..analysis import replication
     from ..store import Run
     from . import html, markdown
 
@@ -243,9 +262,11 @@ def build_report(run_path: str | Path, out: str | Path | None = None,
                                     metrics[0] if metrics else None)
     order = (list(analysis.metrics[metric].ranking["upscaler"]) if analysis and metric
              else list(config.get("upscalers", [])))
+    written = run.last_written()
     report = Report(
         title=f"srarena report: {run.folder.resolve().name}", run=str(run.folder),
-        created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), metric=metric,
+        created=(datetime.fromtimestamp(written, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+                 if written is not None else "(no results yet)"), metric=metric,
         summary={}, config=config, environment=meta.get("environment") or {},
         datasets=meta.get("datasets") or [], notes=notes)
     if analysis is not None:
@@ -265,6 +286,7 @@ def build_report(run_path: str | Path, out: str | Path | None = None,
     report.runtime = runtime_rows(outputs, order)
     report.scoring = scoring_rows(all_scores)
     report.problems = problems(run, meta, all_scores, cells, outputs)
+    report.replication = replication.read(run.folder)
     higher = analysis.metrics[metric].higher_is_better if analysis and metric else True
     visuals = Visuals(Frames(run.folder, inputs, outputs,
                              ok_scores,

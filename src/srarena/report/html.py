@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..analysis.numbers import fmt
+from . import replication
 from .model import (
     Board,
     GallerySection,
@@ -255,12 +256,13 @@ def _runtime(report: Report) -> str:
     if not report.runtime:
         return ""
     rows = [[_td(f"<b>{_e(r['upscaler'])}</b>"), _td(_e(r["mode"])), _td(_e(r["chain"])),
-             _td(_e(r["device"])), _td(_e(r["ok"]), "num"),
+             _td(_e(r["protocol"] or "–")), _td(_e(r["device"])), _td(_e(r["ok"]), "num"),
              _td(_e(r["failed"]), "num" + (" worst" if r["failed"] else "")),
              _td(_num(r["mean_s"], 3), "num"), _td(_num(r["median_s"], 3), "num"),
              _td(_num(r["total_s"], 3), "num"), _td(_num(r["peak_mb"], 4), "num"),
              _td(_num(r["mean_peak_mb"], 4), "num")] for r in report.runtime]
-    table = _table(["technique", "mode", "chain", "device", "outputs", "failed", "s / image",
+    table = _table(["technique", "mode", "chain", "protocol", "device", "outputs", "failed",
+                    "s / image",
                     "median s", "total s", "peak MB (max)", "peak MB (mean)"], rows)
     scoring = ""
     if report.scoring:
@@ -270,7 +272,8 @@ def _runtime(report: Report) -> str:
               _td(_e(r["failed"]), "num")] for r in report.scoring])
     return _section("runtime", "Runtime and memory", table + scoring,
                     "Seconds per output image (the whole scale chain) and the peak memory the "
-                    "process reached while making it.")
+                    "process reached while making it; the protocol is how the upscaler says "
+                    "it ran its model (e.g. official:real-esrgan), where it says.")
 
 
 def _panel(panel: Any, box: Any) -> str:
@@ -430,6 +433,7 @@ def render(report: Report) -> str:
     """The whole page."""
     links = [("verdict", "Verdict", report.verdict), ("leaderboards", "Leaderboards", True),
              ("plots", "Plots", any(s.plots for s in report.metrics)),
+             ("replication", "Replication", report.replication),
              ("runtime", "Runtime", report.runtime), ("grids", "Visual comparison", report.grids),
              ("extremes", "Best & worst", report.extremes),
              ("kernels", "Kernels", report.kernels), ("gallery", "Gallery", report.gallery),
@@ -437,7 +441,8 @@ def render(report: Report) -> str:
     nav = "".join(f'<a href="#{i}">{label}</a>' for i, label, shown in links if shown)
     body = "".join([
         _notes(report.notes), _verdict(report), _leaderboards(report), _plots(report),
-        _runtime(report), _grids(report), _extremes(report), _kernels(report), _gallery(report),
+        replication.html(report.replication, _table, _section, _e), _runtime(report),
+        _grids(report), _extremes(report), _kernels(report), _gallery(report),
         _problems(report), _settings(report)])
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

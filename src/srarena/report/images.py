@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ..atomic import atomic_write
-from ..imageio import to_uint8
+from ..imageio import to_rgb, to_uint8
 
 #: (x0, y0, x1, y1) as fractions of an image's width and height.
 Box = tuple[float, float, float, float]
@@ -35,10 +35,18 @@ class Picture:
 
 
 def open_rgb(path: Path) -> Image.Image:
-    """An image file as an RGB Pillow image."""
+    """An image file as an RGB Pillow image (over black, as the metrics see it)."""
     with Image.open(path) as image:
         image.load()
-        return image if image.mode == "RGB" else image.convert("RGB")
+        return image if image.mode == "RGB" else flatten(image)
+
+
+def flatten(image: Image.Image) -> Image.Image:
+    """A Pillow image as RGB; an alpha channel composited over black (:func:`to_rgb`)."""
+    if "A" not in image.getbands():
+        return image.convert("RGB")
+    with_alpha = image.convert("LA" if image.getbands() == ("L", "A") else "RGBA")
+    return from_array(to_rgb(np.asarray(with_alpha)))
 
 
 def from_array(array: np.ndarray) -> Image.Image:
@@ -85,7 +93,7 @@ def thumbnail_file(source: Path, path: Path, side: int) -> Picture:
             return Picture(done, image.width, image.height)
     with Image.open(source) as image:
         image.draft("RGB", fit(image.width, image.height, side))
-        rgb = image.convert("RGB")
+        rgb = flatten(image)
     return thumbnail(rgb, path, side)
 
 

@@ -188,3 +188,4 @@ class Report:
     gallery: list[GallerySection] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    replication: list[dict[str, Any]] = field(default_factory=list)

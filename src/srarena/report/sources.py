@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from ..imageio import to_rgb
 from ..store import array_hash
 from .images import from_array, kernel_array
 
@@ -88,7 +89,7 @@ def _read(item: Item, dataset: Dataset, recorded: str | None) -> Source:
     if recorded and array_hash(lr) != recorded:
         return Source(problem="the dataset's LR image differs from the one the run used "
                               "(the dataset changed since), so LR and HR are not shown")
-    source = Source(lr=from_array(lr))
+    source = Source(lr=from_array(to_rgb(lr)))  # shown over black, as metrics see it
     if item.hr is not None:
         try:
             source.hr = from_array(item.hr())

@@ -73,14 +73,16 @@ def kernel_names(side_outputs: Any) -> dict[str, str]:
 
 
 def match_images(inputs: pd.DataFrame, tokens: Iterable[str]) -> list[tuple[str, str, str]]:
-    """(dataset, image_id, why) of the input images named ``DATASET/ID`` or ``ID``."""
+    """(dataset, image_id, why) of the input images named ``DATASET/ID`` or ``ID`` (an id may
+    hold ``/``: an image in a subfolder)."""
+    import unicodedata
+
     ok = inputs[inputs["status"] == "ok"]
+    full = ok["dataset"] + "/" + ok["image_id"]
     picks = []
     for token in tokens:
-        dataset, _, image_id = token.rpartition("/")
-        rows = ok[ok["image_id"] == image_id]
-        if dataset:
-            rows = rows[rows["dataset"] == dataset]
+        token = unicodedata.normalize("NFC", token)
+        rows = ok[(full == token) | (ok["image_id"] == token)]
         if rows.empty:
             examples = ", ".join(f"{d}/{i}" for d, i in ok[["dataset", "image_id"]].head(3)
                                  .to_numpy())

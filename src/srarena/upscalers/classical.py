@@ -13,7 +13,12 @@ from ..imageio import resize
 
 
 class ClassicalUpscaler(Upscaler):
-    """Interpolate by ``scale`` with the filter named in the spec's options."""
+    """Interpolate by ``scale`` with the filter named in the spec's options (an input's
+    alpha channel with the same filter)."""
+
+    @property
+    def alpha(self) -> str:  # type: ignore[override]
+        return str(self.spec.options["filter"])
 
     def upscale(self, image: np.ndarray) -> UpscaleResult:
         height, width = image.shape[:2]

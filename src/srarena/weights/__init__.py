@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..specs import WeightSet
-from .cache import FileStatus, folder, home, known_sha256, sha256_file, status
+from ..specs import WeightFile, WeightSet
+from .cache import CHECKSUM_TEXT, FileStatus, folder, home, known_sha256, sha256_file, status
 from .errors import (
     ChecksumMismatch,
     DownloadError,
@@ -51,7 +51,9 @@ __all__ = [
     "fix_command",
     "folder",
     "home",
+    "how_to_get",
     "load_state",
+    "manual_reason",
     "missing_files",
     "missing_message",
     "offline",
@@ -77,6 +79,25 @@ def missing_files(weights: WeightSet) -> list[str]:
     """Declared files of a set that are not in the cache."""
     base = folder(weights)
     return [f.filename for f in weights.files if not (base / f.filename).is_file()]
+
+
+def manual_reason(wf: WeightFile) -> str | None:
+    """Why a file cannot be fetched (all its sources are manual), or None when it can."""
+    if any(source.kind != "manual" for source in wf.sources):
+        return None
+    for source in wf.sources:
+        if source.reason:
+            return source.reason
+    hosts = sorted({source.host for source in wf.sources if source.url})
+    if any(source.url.startswith("file:") for source in wf.sources):
+        return "a file you added"
+    return f"needs a browser ({', '.join(hosts)})" if hosts else "no download source"
+
+
+def how_to_get(weights: WeightSet) -> str:
+    """``"fetch"`` when every file of a set can be downloaded, else ``"manual (why)"``."""
+    reasons = [r for r in map(manual_reason, weights.files) if r]
+    return "fetch" if not reasons else f"manual ({reasons[0]})"
 
 
 def _manual_only(weights: WeightSet, filenames: list[str]) -> bool:
@@ -269,7 +290,14 @@ def overview(names: list[str] | None = None, rehash: bool = False) -> list[dict[
                     "detail": st.describe(),
                     "sha256": st.sha256,
                     "declared_sha256": wf.sha256,
+                    "expected_sha256": st.expected,
+                    "checksum": st.checksum,
+                    "checksum_text": CHECKSUM_TEXT[st.checksum],
+                    "get": "manual" if manual_reason(wf) else "fetch",
+                    "manual_reason": manual_reason(wf),
+                    "set_get": how_to_get(ws),
                     "sources": [s.describe() for s in wf.sources],
+                    "hosts": list(dict.fromkeys(s.host for s in wf.sources if s.host)),
                     "installed_from": st.source,
                     "fix": "" if st.ok else fix_command(ws),
                 }

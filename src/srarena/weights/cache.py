@@ -6,8 +6,9 @@ modification time of every installed file, and, while a download is under way, a
 ``<file>.part``. A file only ever takes its final name through ``os.replace`` after its
 checksum was checked, so the cache never holds a half-written file under a real name.
 
-A file whose declaration publishes no sha256 is trusted on first use: the sha256 of the
-first installed copy is recorded and every later check compares against that record.
+A file's expected sha256 is, in this order: the one its plugin declares (published by the
+upstream), the one srarena ships (:mod:`.shipped`), or the one recorded here when the first
+copy was installed (trust on first use); every later check compares against it.
 """
 
 from __future__ import annotations
@@ -36,11 +37,22 @@ OK_STATES = ("verified", "recorded")
 STATE_HELP: dict[str, str] = {
     "missing": "not installed",
     "partial": "an interrupted download; fetch resumes it",
-    "verified": "sha256 matches the plugin's declaration",
+    "verified": "sha256 matches the published or shipped one",
     "recorded": "no published sha256: trusted on first use, matches the sha256 recorded then",
     "unchecked": "present but not checked since it changed or was placed by hand; run verify",
     "mismatch": "sha256 differs from the expected one; fetch or add it again",
     "invalid": "does not fit the architecture; fetch or add the right file",
+}
+
+Checksum = Literal["published", "shipped", "first-use", "none"]
+CHECKSUM_WORD: dict[str, str] = {
+    "published": "published", "shipped": "shipped", "first-use": "first use", "none": "none yet",
+}
+CHECKSUM_TEXT: dict[str, str] = {
+    "published": "published",
+    "shipped": "shipped record",
+    "first-use": "recorded here at first use",
+    "none": "none yet: recorded at first download",
 }
 
 
@@ -62,6 +74,37 @@ def folder(weights: WeightSet) -> Path:
 def part_path(weights: WeightSet, filename: str) -> Path:
     """Where an unfinished download of ``filename`` accumulates."""
     return folder(weights) / (filename + PART_SUFFIX)
+
+
+ADD_SUFFIX = ".add.part"
+"""The suffix of a copy under way in ``weights add`` (never resumed: cleaned at the next add)."""
+
+
+def adding_path(weights: WeightSet, filename: str) -> Path:
+    """Where ``weights add`` copies ``filename`` before it is checked and renamed."""
+    return folder(weights) / (filename + ADD_SUFFIX)
+
+
+def clean_stale_adds(weights: WeightSet) -> list[Path]:
+    """Delete the copies an interrupted ``weights add`` left in a set's folder (downloads'
+    ``.part`` files, which ``fetch`` resumes, are kept)."""
+    base = folder(weights)
+    stale = sorted(base.glob("*" + ADD_SUFFIX)) if base.is_dir() else []
+    for path in stale:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return stale
+
+
+def partials(weights: WeightSet, filename: str) -> list[Path]:
+    """Unfinished downloads of ``filename``: ``<file>.part``, and the ``<file>.part*.part``
+    that gdown writes while a Google Drive download runs (both resumable)."""
+    base = folder(weights)
+    if not base.is_dir():
+        return []
+    stem = filename + PART_SUFFIX
+    return sorted(p for p in base.iterdir() if p.is_file() and (
+        p.name == stem or (p.name.startswith(stem) and p.name.endswith(PART_SUFFIX))))
 
 
 def sha256_file(path: Path, progress: Callable[[int], None] | None = None) -> str:
@@ -111,6 +154,26 @@ def record(base: Path, filename: str, sha256: str, source: str) -> dict[str, Any
     files[filename] = entry
     _write_manifest(base, files)
     return entry
+
+
+def expected(weights: WeightSet, wf: WeightFile) -> tuple[str | None, Checksum]:
+    """The sha256 a file must have and where it comes from, in the lookup order: declared
+    (published), shipped by srarena, recorded here at the first install; else none."""
+    from . import shipped
+
+    if wf.sha256:
+        return wf.sha256, "published"
+    record_ = shipped.lookup(weights.name, wf.filename)
+    if record_ is not None:
+        return record_["sha256"], "shipped"
+    entry = read_manifest(folder(weights)).get(wf.filename)
+    if entry and entry.get("sha256"):
+        return entry["sha256"], "first-use"
+    return None, "none"
+
+
+REFERENCE_TEXT = {"published": "declared", "shipped": "shipped in srarena's checksums.json",
+                  "first-use": "recorded at its first install"}
 
 
 def _stat_matches(path: Path, entry: dict[str, Any] | None) -> bool:
@@ -179,6 +242,7 @@ class FileStatus:
     size: int | None = None
     source: str = ""
     detail: str = ""
+    checksum: Checksum = "none"
 
     @property
     def ok(self) -> bool:
@@ -194,16 +258,18 @@ def file_status(weights: WeightSet, wf: WeightFile, rehash: bool = False) -> Fil
 
     Without ``rehash`` only the manifest is read: a file whose size and modification time
     still match its record has the recorded sha256, any other present file is
-    ``unchecked``. With ``rehash`` a matching file's record is refreshed, and a file with
-    neither a declared sha256 nor a record is recorded now (trust on first use).
+    ``unchecked``. With ``rehash`` a matching file's record is refreshed. The sha256 is
+    compared with :func:`expected`'s (declared, shipped or recorded at first install).
     """
     base = folder(weights)
     path = base / wf.filename
-    common = dict(weights=weights.name, filename=wf.filename, path=path, expected=wf.sha256)
+    reference, origin = expected(weights, wf)
+    common = dict(weights=weights.name, filename=wf.filename, path=path, expected=reference,
+                  checksum=origin)
     if not path.is_file():
-        part = base / (wf.filename + PART_SUFFIX)
-        if part.is_file():
-            size = part.stat().st_size
+        parts = partials(weights, wf.filename)
+        if parts:
+            size = max(p.stat().st_size for p in parts)
             return FileStatus(**common, state="partial", size=size, detail=f"{size} bytes so far")
         return FileStatus(**common, state="missing", size=wf.size)
     entry = read_manifest(base).get(wf.filename)
@@ -217,20 +283,18 @@ def file_status(weights: WeightSet, wf: WeightFile, rehash: bool = False) -> Fil
         sha = entry["sha256"]
     else:
         sha = sha256_file(path)
-    reference = wf.sha256 or (entry or {}).get("sha256")
     if reference is None:
         return FileStatus(
             **common, state="unchecked", sha256=sha, size=size, detail="no sha256 to compare"
         )
     if sha != reference:
-        where = "declared" if wf.sha256 else "recorded at install"
         return FileStatus(
             **common, state="mismatch", sha256=sha, size=size, source=source,
-            detail=f"{where} {reference[:12]}…, file has {sha[:12]}…",
+            detail=f"{REFERENCE_TEXT[origin]} {reference[:12]}…, file has {sha[:12]}…",
         )
     if rehash and not _stat_matches(path, entry):
         record(base, wf.filename, sha, source or "placed by hand")
-    state: State = "verified" if wf.sha256 else "recorded"
+    state: State = "recorded" if origin == "first-use" else "verified"
     return FileStatus(**common, state=state, sha256=sha, size=size, source=source)
 
 

@@ -1,10 +1,11 @@
 """Downloads with the standard library: resumable, checksummed, fast to fail, offline-aware.
 
-A file is downloaded into ``<file>.part`` in its set's cache folder. An interrupted
-transfer resumes with an HTTP ``Range`` request, both within one call (a connection cut
-mid-file is retried from where it stopped) and across calls (the ``.part`` stays). The
-finished ``.part`` is checked against the declared sha256 (or, for a file without one, the
-sha256 recorded at its first install, and the set's validator) and only then renamed.
+A file is downloaded into ``<file>.part`` in its set's cache folder (Google Drive files
+through gdown: :mod:`.gdrive`). An interrupted transfer resumes with an HTTP ``Range``
+request, both within one call (a connection cut mid-file is retried from where it stopped)
+and across calls (the ``.part`` stays). The finished ``.part`` is checked against its
+expected sha256 (published, shipped, or recorded at its first install: see
+:func:`cache.expected`; with none, the set's validator) and only then renamed.
 
 ``SRARENA_OFFLINE=1`` or ``HF_HUB_OFFLINE=1`` forbids any network access: a missing file
 raises :class:`WeightsMissing` at once. ``SRARENA_HTTP_TIMEOUT`` (seconds, default 10)
@@ -30,7 +31,6 @@ from .validate import check, run_validator
 
 DownloadProgress = Callable[[str, int, "int | None"], None]
 """``progress(label, bytes_done, bytes_total)`` of a download (total None when unknown)."""
-"""``progress(filename, bytes_done, bytes_total_or_None)``, called as bytes arrive."""
 
 DEFAULT_TIMEOUT = 10.0
 READ_CHUNK = 256 * 1024
@@ -153,41 +153,67 @@ def download(
 # --- fetching a weight set ------------------------------------------------------------------
 
 
+def transfer(source: Source, part: Path, label: str, progress: DownloadProgress | None = None,
+             expected_size: int | None = None) -> str:
+    """Download one source's file into ``part`` (resuming) and return where it came from."""
+    if source.kind == "gdrive":
+        from . import gdrive
+
+        gdrive.download(source, str(part), label, timeout(), ATTEMPTS, progress)
+        return source.url
+    url = url_of(source)
+    assert url is not None, "manual sources are not downloaded"
+    download(url, part, label, progress, expected_size)
+    return url
+
+
 def fetch_file(
-    weights: WeightSet, wf: WeightFile, progress: DownloadProgress | None = None
+    weights: WeightSet, wf: WeightFile, progress: DownloadProgress | None = None,
+    use_records: bool = True,
 ) -> cache.FileStatus:
-    """Download one file from its first working source, check it, and install it."""
+    """Download one file from its first working source, check it, and install it.
+
+    The file is checked against its size and its expected sha256 (:func:`cache.expected`:
+    declared, shipped, or recorded at the first install; ``use_records=False`` keeps the
+    declared one only, for re-recording). A file with no expected sha256 must pass the set's
+    validator, and its sha256 is then recorded.
+    """
     if offline():
         raise WeightsMissing(missing_message(weights, [wf.filename]))
-    urls = [url for url in map(url_of, wf.sources) if url]
-    if not urls:
+    sources = [s for s in wf.sources if s.kind != "manual"]
+    if not sources:
         raise WeightsMissing(missing_message(weights, [wf.filename]))
     base = cache.folder(weights)
     part = cache.part_path(weights, wf.filename)
-    recorded = cache.read_manifest(base).get(wf.filename, {}).get("sha256")
-    reference = wf.sha256 or recorded
+    reference, origin = cache.expected(weights, wf)
+    if not use_records and origin != "published":
+        reference, origin = None, "none"
     failures: list[WeightsError] = []
-    for url in urls:
-        tries = 2 if part.is_file() and part.stat().st_size else 1
+
+    def resuming() -> bool:
+        return any(p.stat().st_size for p in cache.partials(weights, wf.filename))
+
+    for source in sources:
+        tries = 2 if resuming() else 1
         for _ in range(tries):  # a resumed download that fails its check is redone afresh
             base.mkdir(parents=True, exist_ok=True)
-            resumed = part.is_file() and part.stat().st_size > 0
+            resumed = resuming()
             try:
-                download(url, part, wf.filename, progress, wf.size)
+                where = transfer(source, part, wf.filename, progress, wf.size)
             except DownloadError as exc:
                 failures.append(exc)
                 break
             sha = cache.sha256_file(part)
-            problem = _check(weights, wf, part, sha, reference, url)
+            problem = _check(weights, wf, part, sha, reference, origin, where)
             if problem is None:
                 if reference is None:
                     problems = run_validator(weights, wf.filename, part)
                     if problems:
                         cache.discard(part)
                         raise WeightsInvalid(
-                            f"{url} does not fit {weights.name}:\n  - " + "\n  - ".join(problems)
+                            f"{where} does not fit {weights.name}:\n  - " + "\n  - ".join(problems)
                         )
-                cache.install(weights, wf.filename, part, sha, url)
+                cache.install(weights, wf.filename, part, sha, where)
                 return cache.file_status(weights, wf)
             cache.discard(part)
             failures.append(problem)
@@ -206,7 +232,8 @@ def fetch_file(
 
 
 def _check(
-    weights: WeightSet, wf: WeightFile, part: Path, sha: str, reference: str | None, url: str
+    weights: WeightSet, wf: WeightFile, part: Path, sha: str, reference: str | None,
+    origin: str, url: str,
 ) -> ChecksumMismatch | None:
     size = part.stat().st_size
     if wf.size is not None and size != wf.size:
@@ -215,14 +242,16 @@ def _check(
             "the file was discarded"
         )
     if reference is not None and sha != reference:
-        what = "declared" if wf.sha256 else "recorded at its first install"
-        hint = "" if wf.sha256 else (
-            "; the upstream file may have changed: download it yourself and run "
-            f"`srarena weights add {weights.name} FILE` to accept it"
-        )
+        hint = ""
+        if origin == "first-use":
+            hint = ("; the upstream file may have changed: download it yourself and run "
+                    f"`srarena weights add {weights.name} FILE` to accept it")
+        elif origin == "shipped":
+            hint = ("; the upstream file differs from the one srarena's maintainers recorded: "
+                    "report it, or check the file yourself before you trust it")
         return ChecksumMismatch(
-            f"{weights.name}/{wf.filename} from {url}: sha256 {sha}, {what} {reference}; "
-            f"the file was discarded{hint}"
+            f"{weights.name}/{wf.filename} from {url}: sha256 {sha}, "
+            f"{cache.REFERENCE_TEXT[origin]} {reference}; the file was discarded{hint}"
         )
     return None
 

@@ -23,6 +23,25 @@ def is_safetensors(path: str | Path) -> bool:
     return 2 <= int.from_bytes(head[:8], "little") <= path.stat().st_size - 8
 
 
+SAFETENSORS_HEADER_LIMIT = 100_000_000
+"""The largest header the safetensors library reads (its own limit)."""
+
+
+def check_safetensors_header(path: Path) -> None:
+    """Refuse a safetensors file whose header cannot be right, before the library reads it:
+    the 8-byte length must fit the file (and the library's limit) and the header be JSON."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    length = int.from_bytes(head[:8], "little") if len(head) >= 8 else None
+    if length is None or length < 2 or length > min(size - 8, SAFETENSORS_HEADER_LIMIT) or (
+            head[8:9] != b"{"):
+        claim = "no header" if length is None else f"a header of {length} bytes"
+        raise WeightsInvalid(
+            f"{path}: not a valid safetensors file ({claim} in a file of {size} bytes); "
+            "the file is damaged or is not what its name says")
+
+
 def is_torchscript(path: str | Path) -> bool:
     """Whether a file is a TorchScript archive (a zip holding code), which ``torch.load``
     would hand to ``torch.jit.load``."""
@@ -46,7 +65,11 @@ def load_state(path: str | Path, allow: Iterable[Any] = ()) -> Any:
     if is_safetensors(path):
         from safetensors.torch import load_file
 
-        return load_file(str(path))
+        check_safetensors_header(path)
+        try:
+            return load_file(str(path))
+        except Exception as exc:  # the library's SafetensorError and friends
+            raise WeightsInvalid(f"{path}: not a readable safetensors file ({exc})") from exc
     if is_torchscript(path):
         raise UnsafePickle(f"{path}: a TorchScript archive holds code, which srarena does not "
                            "load; save the model's state_dict (or safetensors) instead")

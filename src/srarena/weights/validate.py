@@ -120,29 +120,35 @@ def match_files(weights: WeightSet, paths: Iterable[Path]) -> list[tuple[WeightF
 def add(weights: WeightSet, paths: Iterable[Path]) -> list[cache.FileStatus]:
     """Check files downloaded by hand and install them into the cache.
 
-    Every file is checked before any is installed: its sha256 against the declared one,
-    then the architecture through the validator. A file without a declared sha256 has its
-    sha256 recorded (replacing an earlier record: adding is an explicit decision to trust).
+    Every file is checked before any is installed: its sha256 against the published or
+    shipped one, then the architecture through the validator. A file without either has
+    its sha256 recorded (replacing an earlier first-use record: adding is an explicit
+    decision to trust). Copies go through ``<file>.add.part``; one left by an interrupted
+    add is deleted by the next, and a finished add deletes the file's download partials.
     """
     pairs = match_files(weights, paths)
     for wf, path, sha in pairs:
-        if wf.sha256 and sha != wf.sha256:
+        reference, origin = cache.expected(weights, wf)
+        if origin in ("published", "shipped") and sha != reference:
             raise ChecksumMismatch(
-                f"{path}: sha256 {sha}, but {weights.name}/{wf.filename} is declared as "
-                f"{wf.sha256}; it is not the expected file (sources: "
-                + "; ".join(s.describe() for s in wf.sources) + ")"
+                f"{path}: sha256 {sha}, but {weights.name}/{wf.filename} is "
+                f"{cache.REFERENCE_TEXT[origin]} as {reference}; it is not the expected file "
+                "(sources: " + "; ".join(s.describe() for s in wf.sources) + ")"
             )
         problems = run_validator(weights, wf.filename, path)
         if problems:
             raise WeightsInvalid(_invalid(weights, wf, path, problems))
+    cache.clean_stale_adds(weights)
     results = []
     for wf, path, sha in pairs:
-        part = cache.part_path(weights, wf.filename)
+        part = cache.adding_path(weights, wf.filename)
         copied = cache.copy_to_part(path, part)
         if copied != sha:
             cache.discard(part)
             raise ChecksumMismatch(f"{path} changed while it was being copied; try again")
         cache.install(weights, wf.filename, part, sha, f"added from {path.name}")
+        for download in cache.partials(weights, wf.filename):
+            download.unlink(missing_ok=True)  # the file is installed: nothing to resume
         results.append(cache.file_status(weights, wf))
     return results
 

@@ -36,6 +36,7 @@ SNAPSHOT = WeightSet(
                         "for the study's datasets. Add it under this name; srarena reads it "
                         "without running any code from it"
                     ),
+                    reason="no public file: a snapshot of your own training",
                 ),
             ),
         ),
@@ -74,6 +75,7 @@ def srarena_register_upscalers(register):
             url=OFFICIAL_CODE,
             resources=Resources(gpus=1.0, memory_gb=8.0, needs_gpu=True),
             options={**TRAIN_OPTIONS, **GENERATE_OPTIONS},
+            published_results="srarena_apa:published.json",
         )
     )
     register(
@@ -92,5 +94,6 @@ def srarena_register_upscalers(register):
             url=OFFICIAL_CODE,
             resources=Resources(memory_gb=4.0),
             options=dict(GENERATE_OPTIONS),
+            published_results="srarena_apa:published.json",
         )
     )

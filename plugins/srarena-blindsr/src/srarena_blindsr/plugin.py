@@ -62,6 +62,7 @@ SPEC = UpscalerSpec(
     resources=Resources(memory_gb=4.0),
     options={"patch_size": 200, "epochs": 50, "batch": 1},
     side_outputs=("kernel",),
+    published_results="srarena_blindsr:published.json",
 )
 
 

@@ -23,9 +23,9 @@ CODE_LICENCE = (
     "(default copyright)"
 )
 WEIGHTS_LICENCE = (
-    "no licence published by the authors (default copyright): download from the official "
-    "Google Drive or BaiduYun folders; srarena does not redistribute them. The PCA matrices "
-    "come from the official repository, which publishes no licence either"
+    "no licence published by the authors (default copyright): fetched from the official "
+    "Google Drive folder (or BaiduYun by hand); srarena does not redistribute them. The PCA "
+    "matrices come from the official repository, which publishes no licence either"
 )
 PAPERS = {
     "v1": "Luo et al., Unfolding the Alternating Optimization for Blind Super Resolution, "
@@ -66,10 +66,11 @@ def _checkpoint_file(version: str, setting: int, scale: int) -> WeightFile:
     return WeightFile(
         name,
         sources=(
-            Source(kind="manual", url=DRIVE_URL, instructions=f"file {folder}/{name}"),
-            Source(
-                kind="manual", url=BAIDU_URL, instructions=f"password cbjv, file {folder}/{name}"
-            ),
+            # found by its name anywhere in the folder (its subfolder, DANv1/DANv2 as the
+            # README's layout suggests, is not knowable without listing it)
+            Source(kind="gdrive", url=DRIVE_URL, filename=name),
+            Source(kind="manual", url=BAIDU_URL, instructions=f"password cbjv, file "
+                   f"{folder}/{name}", reason="needs a browser (Baidu)"),
         ),
         scales=(scale,),
     )
@@ -123,8 +124,10 @@ def spec(version: str, setting: int) -> UpscalerSpec:
         url=OFFICIAL_URL,
         resources=Resources(memory_gb=4.0),
         options={"version": version, "setting": setting, "quantize": True},
+        fixed_options=("version", "setting"),
         extra_options=ARCH_OPTIONS,
         side_outputs=("kernel", "kernel_code"),
+        published_results="srarena_dan:published.json",
     )
 
 

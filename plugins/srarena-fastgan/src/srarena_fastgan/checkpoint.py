@@ -74,11 +74,13 @@ def generator_config(state: Mapping[str, Any]) -> dict[str, int]:
     return {"ngf": weight.shape[1] // 32, "nz": weight.shape[0], "im_size": im_size}
 
 
-def load_generator(path: Path) -> tuple[Any, dict[str, Any]]:
+def load_generator(path: Path, ema: bool = True) -> tuple[Any, dict[str, Any]]:
     """The EMA generator of an official or srarena checkpoint file, loaded strictly.
 
     From ``all_<iter>.pth`` the ``g`` state is loaded and its parameters replaced by the
-    ``g_ema`` list, which gives exactly the ``g`` of the official ``<iter>.pth``.
+    ``g_ema`` list, which gives exactly the ``g`` of the official ``<iter>.pth``. With
+    ``ema=False`` the trained (live) ``g`` of ``all_<iter>.pth`` is kept; an ``<iter>.pth``
+    holds no live generator (its ``g`` already has the EMA parameters), so it is refused.
     """
     import torch
 
@@ -88,25 +90,58 @@ def load_generator(path: Path) -> tuple[Any, dict[str, Any]]:
     if not isinstance(data, dict) or "g" not in data:
         raise ValueError(f"{path} is not a FastGAN checkpoint (no 'g' entry)")
     state = strip_prefix(data["g"])
+    extra = data.get("srarena", {})
     config = generator_config(state)
     generator = Generator(ngf=config["ngf"], nz=config["nz"], im_size=config["im_size"])
     generator.load_state_dict(state, strict=True)
-    ema = data.get("g_ema")
-    if ema is not None:
+    ema_params = data.get("g_ema")
+    if not ema:
+        if ema_params is None:
+            raise ValueError(f"{path} holds only the EMA generator (an <iter>.pth: its 'g' has "
+                             "the EMA parameters); the live generator is in all_<iter>.pth")
+        ema_params = None
+    if ema_params is not None:
         params = list(generator.parameters())
-        if len(ema) != len(params):
-            raise ValueError(f"{path}: g_ema has {len(ema)} tensors, the generator "
+        if len(ema_params) != len(params):
+            raise ValueError(f"{path}: g_ema has {len(ema_params)} tensors, the generator "
                              f"{len(params)} parameters")
         with torch.no_grad():
-            for param, value in zip(params, ema, strict=True):
+            for param, value in zip(params, ema_params, strict=True):
                 if tuple(value.shape) != tuple(param.shape):
                     raise ValueError(f"{path}: g_ema shape {tuple(value.shape)} does not fit "
                                      f"{tuple(param.shape)}")
                 param.copy_(value)
-    extra = data.get("srarena", {})
-    info = {"iteration": iteration_of(path), "ema": ema is not None, **config,
-            "fit": extra.get("config", {}) if isinstance(extra, dict) else {}}
+    if ema_params is not None:
+        ema_used = True
+    elif isinstance(extra, dict) and "ema" in extra:  # written by save_generator
+        ema_used = bool(extra["ema"])
+    else:  # an official <iter>.pth: its 'g' holds the EMA parameters; else the live g
+        ema_used = "g_ema" not in data
+    extra = extra if isinstance(extra, dict) else {}
+    iteration = extra["iteration"] if "iteration" in extra else iteration_of(path)
+    info = {"iteration": iteration, "ema": ema_used, **config, "fit": extra.get("config", {})}
     return generator, info
+
+
+def save_generator(path: Path, generator: Any, info: dict[str, Any]) -> None:
+    """Write ``generator`` as the official ``<iter>.pth`` layout (``'g'`` with DataParallel's
+    prefix, what the official eval.py loads) plus a ``'srarena'`` entry with ``info``."""
+    import torch
+
+    state = {k: v.detach().cpu() for k, v in generator.state_dict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"g": add_prefix(state), "srarena": info}, tmp)
+    tmp.replace(path)
+
+
+def validate_generator_file(filename: str, path: Path) -> list[str]:
+    """WeightSet validator of ``fastgan-checkpoint``: an official generator checkpoint that
+    loads strictly into srarena's Generator (keys, shapes, g_ema length)."""
+    try:
+        load_generator(path)
+    except Exception as exc:  # noqa: BLE001 - every unreadable or foreign file is a problem
+        return [f"not a FastGAN generator checkpoint: {type(exc).__name__}: {exc}"]
+    return []
 
 
 def vgg_shapes() -> dict[str, tuple[int, ...]]:

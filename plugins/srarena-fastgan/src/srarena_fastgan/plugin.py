@@ -1,4 +1,6 @@
-"""Registers the ``fastgan`` generative upscaler and its LPIPS VGG16 weights (no torch here)."""
+"""Registers ``fastgan`` (train on the dataset, with its LPIPS VGG16 weights) and
+``fastgan-pretrained`` (generate from a checkpoint of the official ``train.py``); no torch
+here, the implementation loads on use."""
 
 from __future__ import annotations
 
@@ -21,6 +23,41 @@ OPTIONS: dict[str, object] = {
     "generation": "ema-eval",  # or "official": training-mode batches as eval.py
     "eval_batch": 16,  # eval.py --batch, used by generation="official"
 }
+
+PRETRAINED_OPTIONS: dict[str, object] = {
+    "generator": "ema",  # or "live": all_<iter>.pth's trained generator 'g' without its EMA
+    "generation": "ema-eval",
+    "eval_batch": 16,
+}
+CHECKPOINT_FILE = "fastgan-checkpoint.pth"
+
+CHECKPOINT = WeightSet(
+    name="fastgan-checkpoint",
+    files=(
+        WeightFile(
+            filename=CHECKPOINT_FILE,
+            sources=(Source(
+                kind="manual", url=OFFICIAL_CODE,
+                instructions=(
+                    "an all_<iter>.pth or <iter>.pth that the official train.py writes into "
+                    "train_results/<name>/models/ (or srarena's fastgan fit); no public "
+                    "checkpoints exist for the study's datasets. Add it under this name, or "
+                    "pass it with --weights FILE; it is read with torch's weights-only loader"
+                ),
+                reason="no public file: a checkpoint of your own training",
+            ),),
+        ),
+    ),
+    licence=(
+        "the terms of whoever trained it (and of its training images); the official FastGAN "
+        "code is GPL-3.0"
+    ),
+    description=(
+        "A FastGAN generator checkpoint in the official layout: all_<iter>.pth ('g', 'g_ema', "
+        "...) or <iter>.pth ('g' = EMA parameters, what the official eval.py loads)."
+    ),
+    validator="srarena_fastgan.checkpoint:validate_generator_file",
+)
 
 LPIPS_VGG16 = WeightSet(
     name="fastgan-lpips-vgg16",
@@ -66,6 +103,35 @@ def srarena_register_upscalers(register):
             url=OFFICIAL_CODE,
             resources=Resources(gpus=1.0, memory_gb=24.0),
             options=dict(OPTIONS),
+            generation_options=("generation", "eval_batch"),
+            published_results="srarena_fastgan:published.json",
+        )
+    )
+    register(
+        UpscalerSpec(
+            name="fastgan-pretrained",
+            factory="srarena_fastgan.upscaler:FastGANPretrained",
+            mode="generative",
+            description=(
+                "FastGAN (Liu et al., ICLR 2021) generating from a checkpoint of the official "
+                "train.py instead of training: its EMA generator by default (g_ema of "
+                "all_<iter>.pth, or the g of <iter>.pth, as the official eval.py), "
+                "-o fastgan-pretrained.generator=live for all_<iter>.pth's trained g. Needs "
+                "only the checkpoint (weight set fastgan-checkpoint, or --weights FILE); its "
+                "resolution must equal the generated size."
+            ),
+            input_range=(-1.0, 1.0),
+            tiling="unsupported",
+            fp16=False,
+            bf16=False,
+            weights=CHECKPOINT,
+            licence=(
+                "plugin code MIT (independent reimplementation); official FastGAN code "
+                "GPL-3.0; weights: see weights"
+            ),
+            url=OFFICIAL_CODE,
+            resources=Resources(memory_gb=4.0),
+            options=dict(PRETRAINED_OPTIONS),
             generation_options=("generation", "eval_batch"),
         )
     )

@@ -13,20 +13,24 @@ from srarena import Context, GenerativeUpscaler, InputRefused, UpscaleResult, Up
 
 from . import checkpoint as ckpt
 from .arch import SIZES
-from .plugin import OPTIONS
+from .plugin import CHECKPOINT_FILE, OPTIONS, PRETRAINED_OPTIONS
 from .training import FitConfig, ImageStream, Trainer, prepare_images
 
 GENERATION_MODES = ("ema-eval", "official")
+GENERATORS = ("ema", "live")
 FIT_OPTIONS = ("iterations", "batch_size", "ngf", "ndf", "nz", "policy", "save_interval")
 
 
-def _options(spec: UpscalerSpec, context: Context) -> dict[str, Any]:
-    options = {**OPTIONS, **spec.options, **context.options}
-    unknown = sorted(set(options) - set(OPTIONS))
+def _options(spec: UpscalerSpec, context: Context,
+             known: dict[str, object] = OPTIONS) -> dict[str, Any]:
+    options = {**known, **spec.options, **context.options}
+    unknown = sorted(set(options) - set(known))
     if unknown:
-        raise ValueError(f"fastgan: unknown options {unknown}; known: {sorted(OPTIONS)}")
-    for key, default in OPTIONS.items():
+        raise ValueError(f"{spec.name}: unknown options {unknown}; known: {sorted(known)}")
+    for key, default in known.items():
         options[key] = type(default)(options[key])
+    if options.get("generator", "ema") not in GENERATORS:
+        raise ValueError(f"{spec.name}: generator must be one of {GENERATORS}")
     if options["generation"] not in GENERATION_MODES:
         raise ValueError(f"fastgan: generation must be one of {GENERATION_MODES}")
     if options["eval_batch"] < 1:
@@ -50,11 +54,13 @@ class FastGANUpscaler(GenerativeUpscaler):
     batch seeded with ``s // eval_batch``.
     """
 
+    known_options: dict[str, object] = OPTIONS
+
     def __init__(self, spec: UpscalerSpec, context: Context) -> None:
         super().__init__(spec, context)
         if context.precision != "fp32":
-            raise ValueError(f"fastgan runs in fp32 only, not {context.precision}")
-        self.options = _options(spec, context)
+            raise ValueError(f"{spec.name} runs in fp32 only, not {context.precision}")
+        self.options = _options(spec, context, self.known_options)
         self.device = torch.device(context.device)
         self.generator: torch.nn.Module | None = None
         self.loaded: dict[str, Any] = {}
@@ -139,3 +145,25 @@ class FastGANUpscaler(GenerativeUpscaler):
         self._state = {}
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+class FastGANPretrained(FastGANUpscaler):
+    """FastGAN from a checkpoint of the official ``train.py`` (``all_<iter>.pth`` or
+    ``<iter>.pth``): ``fit`` takes its EMA generator (or, with ``generator="live"``, the
+    trained ``g``), read with torch's weights-only loader, instead of training, and writes it
+    as the official ``<iter>.pth`` that ``load`` and the official eval.py read."""
+
+    known_options = PRETRAINED_OPTIONS
+
+    def fit(self, images: Sequence[np.ndarray], size: int, checkpoint: Path) -> None:
+        source = self.weight_paths()[CHECKPOINT_FILE]
+        generator, info = ckpt.load_generator(source, ema=self.options["generator"] == "ema")
+        if generator.im_size != size:
+            raise InputRefused(f"fastgan-pretrained: the checkpoint generates "
+                               f"{generator.im_size}² images, the run asks for {size}²")
+        folder = Path(checkpoint)
+        folder.mkdir(parents=True, exist_ok=True)
+        iteration = info["iteration"]
+        ckpt.save_generator(folder / f"{iteration or 0}.pth", generator, {
+            "ema": info["ema"], "iteration": iteration,
+            "config": {"source": source.name, "generator": self.options["generator"]}})

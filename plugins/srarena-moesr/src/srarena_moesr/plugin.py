@@ -21,7 +21,7 @@ OFFICIAL_URL = "https://github.com/memad73/MoESR"
 DRIVE_URL = "https://drive.google.com/drive/folders/1v7Lthkp-nLwdXGGkqolBgl5H88oNDH6l"
 CODE_LICENCE = "MIT (this reimplementation); official code memad73/MoESR states no licence"
 WEIGHTS_LICENCE = (
-    "no licence stated by the authors (default copyright); download from the official "
+    "no licence stated by the authors (default copyright); fetched from the official "
     "Google Drive folder, not redistributed by srarena"
 )
 
@@ -30,14 +30,9 @@ WEIGHTS = WeightSet(
     files=tuple(
         WeightFile(
             filename(scale, official),
-            sources=(
-                Source(
-                    kind="manual",
-                    url=DRIVE_URL,
-                    instructions=f"file checkpoints/x{scale}/{official}; add it to srarena "
-                    f"under the name x{scale}_{official}",
-                ),
-            ),
+            # the folder holds datasets and checkpoints/x2, checkpoints/x4 with the same
+            # three names: the path ending x<scale>/<name> picks the file
+            sources=(Source(kind="gdrive", url=DRIVE_URL, filename=f"x{scale}/{official}"),),
             scales=(scale,),
         )
         for scale in SCALES
@@ -71,6 +66,7 @@ SPEC = UpscalerSpec(
     resources=Resources(memory_gb=4.0),
     options={"iterations": 1000, "crop_size": 128, "real": True, "max_lr": 1e-5},
     side_outputs=("kernel", "kernel_params", "ise_errors"),
+    published_results="srarena_moesr:published.json",
 )
 
 

@@ -10,6 +10,7 @@ from srarena.kit import ListFormat, format_option, json_option
 
 from . import manifest, zoo
 from .facts import precision_ok, summary
+from .protocols import default_label
 
 spandrel_app = typer.Typer(
     name="spandrel",
@@ -32,6 +33,8 @@ def rows() -> list[dict]:
                                       if all(precision_ok(f, p) for f in files)],
             "sources": [f.get("source", "") for f in files],
             "licence": entry.get("licence") or "the file's own",
+            "protocols": list(dict.fromkeys(
+                default_label(f"spandrel:{model}", f["architecture"]) for f in files)),
         })
     for item in zoo.ZOO:
         found.append({
@@ -39,6 +42,7 @@ def rows() -> list[dict]:
             "models": [summary(item.facts)], "precisions": ["fp32"],
             "sources": [s.describe() for s in item.sources], "licence": item.licence,
             "hosts": list(dict.fromkeys(_host(s) for s in item.sources)),
+            "protocols": [default_label(f"spandrel:{item.name}", item.facts["architecture"])],
         })
     return found
 
@@ -54,7 +58,8 @@ def _host(source) -> str:
 
 @spandrel_app.command("list")
 def list_(output: ListFormat = format_option(), as_json: bool = json_option()):
-    """The models you added and the zoo: architecture, scales, precisions, where from."""
+    """The models you added and the zoo: architecture, scales, protocol, precisions, where
+    from."""
     from srarena.kit import emit_json, wants_json
 
     found = rows()
@@ -65,10 +70,12 @@ def list_(output: ListFormat = format_option(), as_json: bool = json_option()):
 
     from srarena.kit import ListColumn, print_table
 
-    columns = [ListColumn("upscaler", whole=True), ListColumn("model", "model (per scale)"),
+    columns = [ListColumn("upscaler", whole=True),
+               ListColumn("model", "model (per scale), protocol"),
                ListColumn("precisions", priority=2, whole=True),
                ListColumn("from", priority=1, whole=True)]
-    cells = [{"upscaler": row["upscaler"], "model": "\n".join(row["models"]),
+    cells = [{"upscaler": row["upscaler"],
+              "model": "\n".join([*row["models"], *(f"runs as {p}" for p in row["protocols"])]),
               "precisions": ", ".join(row["precisions"]),
               "from": "\n".join(row["hosts"] if row["kind"] == "zoo"
                                 else [f"added: {s}" for s in row["sources"]])}

@@ -16,12 +16,13 @@ from the facts of one file per native scale: :func:`model_spec`.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from srarena import Resources, SizeRequirements, Source, UpscalerSpec, WeightFile, WeightSet
+from srarena import Resources, Source, UpscalerSpec, WeightFile, WeightSet
+
+from . import protocols
 
 GENERIC = "spandrel"
 """The generic upscaler (``-u spandrel --weights FILE``), the importer (``srarena weights add
@@ -38,6 +39,9 @@ USER_WEIGHTS_LICENCE = ("the model file's own licence: a file you added, srarena
                         "nothing of its terms; see where it came from")
 TILING_ORDER = ("supported", "discouraged", "internal")
 PRECISION_RULE = "max |fp - fp32| <= 1 grey level (8-bit) on the probe image"
+PROTOCOL_DEFAULT = {"protocol": "official"}
+"""Every spandrel upscaler's option (``-o NAME.protocol=official|spandrel``): a default in the
+spec, so that the protocol enters every output's key (:mod:`.protocols`)."""
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _FILE = re.compile(r"^(?P<arch>[A-Za-z0-9_.+]+?)-x(?P<scale>[0-9]+)(?P<suffix>\.[a-z]+)$")
@@ -74,17 +78,6 @@ def parse_filename(filename: str) -> tuple[str, int] | None:
     return found["arch"], int(found["scale"])
 
 
-def combined_size(files: Sequence[Mapping[str, Any]]) -> SizeRequirements:
-    """Size requirements every file's model accepts (the engine pads once for the spec)."""
-    minimum, multiple, square = 1, 1, False
-    for facts in files:
-        size = facts["size_requirements"]
-        minimum = max(minimum, int(size["minimum"]))
-        multiple = math.lcm(multiple, max(1, int(size["multiple_of"])))
-        square = square or bool(size["square"])
-    return SizeRequirements(minimum=minimum, multiple_of=multiple, square=square)
-
-
 def combined_tiling(files: Sequence[Mapping[str, Any]]) -> str:
     """The most cautious tiling flag of the files (supported < discouraged < internal)."""
     flags = [f.get("tiling", "discouraged") for f in files]
@@ -111,6 +104,14 @@ def chain_note(scales: Sequence[int]) -> str:
                 "resizes an overshoot, recorded with each output (e.g. x4_x4_resize8)")
     return ("native scales " + ", ".join(f"x{s}" for s in scales)
             + ": the engine chains them (8x is x2 then x4 when both are there)")
+
+
+def protocol_note(model: str, files: Sequence[Mapping[str, Any]]) -> str:
+    """Which protocol runs the model by default (README: "Faithful use")."""
+    names = [protocols.default_label(upscaler_name(model), facts["architecture"])
+             for facts in files]
+    return (f"runs as {', '.join(dict.fromkeys(names))} by default; -o "
+            f"{upscaler_name(model)}.protocol=spandrel for spandrel's own call")
 
 
 def model_spec(
@@ -149,8 +150,7 @@ def model_spec(
         factory=FACTORY,
         scales=scales,
         description=f"{description} [{'; '.join(summary(f) for f in files)}; "
-                    f"{chain_note(scales)}]",
-        size=combined_size(files),
+                    f"{chain_note(scales)}; {protocol_note(model, files)}]",
         fp16=all(precision_ok(f, "fp16") for f in files) if fp16 is None else fp16,
         bf16=all(precision_ok(f, "bf16") for f in files) if bf16 is None else bf16,
         tiling=combined_tiling(files),  # type: ignore[arg-type]
@@ -158,6 +158,8 @@ def model_spec(
         licence=f"code: {CODE_LICENCE}; weights: {weights_licence}",
         url=url,
         resources=Resources(memory_gb=4.0),
+        options=dict(PROTOCOL_DEFAULT),
+        option_choices={"protocol": protocols.CHOICES},
     )
 
 
@@ -179,7 +181,8 @@ def generic_spec() -> UpscalerSpec:
                 kind="manual", url="https://openmodeldb.info",
                 instructions="any .pth/.safetensors SR model spandrel loads: pass it with "
                              "--weights FILE, or add it by name with `srarena weights add "
-                             "spandrel FILE --name NAME`"),)),),
+                             "spandrel FILE --name NAME`",
+                reason="any model file you choose"),)),),
             licence="the given file's own licence",
             description="a model file given on the command line",
             validator=VALIDATOR,
@@ -187,4 +190,6 @@ def generic_spec() -> UpscalerSpec:
         licence=f"code: {CODE_LICENCE}; weights: the given file's own licence",
         url=URL,
         resources=Resources(memory_gb=4.0),
+        options=dict(PROTOCOL_DEFAULT),
+        option_choices={"protocol": protocols.CHOICES},
     )

@@ -84,9 +84,65 @@ def load_descriptor(path: Path, device: str = "cpu", state: dict[str, Any] | Non
             "`pip install 'srarena-spandrel[extra]'`)"
         ) from None
     except Exception as exc:  # noqa: BLE001 - spandrel raises many types for a foreign file
-        raise WeightsInvalid(
-            f"{path}: spandrel cannot load it ({type(exc).__name__}: {exc})") from exc
+        raise WeightsInvalid(f"{path}: {cannot_load(state, exc)}") from exc
     return descriptor.to(device).eval()
+
+
+def detected(state: Mapping[str, Any]) -> str | None:
+    """The architecture spandrel detects in a state dict (what it then tries to build)."""
+    for support in registry().architectures("detection"):
+        if support.detect(state):
+            return str(support.architecture.id)
+    return None
+
+
+_RRDB_CONV1 = ("model.1.sub.0.RDB1.conv1.0.weight", "body.0.rdb1.conv1.weight",
+               "RRDB_trunk.0.RDB1.conv1.weight")
+
+
+def _rrdb_growth(state: Mapping[str, Any]) -> str | None:
+    """spandrel builds every RRDBNet with 32 growth channels (``num_grow_ch``/``gc``)."""
+    conv1 = next((state[key] for key in _RRDB_CONV1 if key in state), None)
+    growth = int(conv1.shape[0]) if conv1 is not None and conv1.ndim == 4 else 32
+    if growth == 32:
+        return None
+    return (f"it is an RRDBNet (ESRGAN) with {growth} growth channels (num_grow_ch / gc, the "
+            "outputs of each dense block's first convolution); spandrel builds every RRDBNet "
+            "with 32, so it cannot run this model")
+
+
+LIMITS = {"ESRGAN": _rrdb_growth}
+"""Known hyperparameters spandrel assumes instead of reading them, per architecture: each
+names the limit a file breaks, or None."""
+
+_MISMATCH = re.compile(r"size mismatch for ([^:\s]+): copying a param with shape "
+                       r"torch\.Size\(\[([^\]]*)\]\) from checkpoint, the shape in current "
+                       r"model is torch\.Size\(\[([^\]]*)\]\)")
+
+
+def cannot_load(state: Mapping[str, Any], exc: Exception) -> str:
+    """Why spandrel could not build a model for a state dict, in one sentence: the limit the
+    file breaks when it is a known one, else the layers whose shapes differ from the network
+    spandrel built (:func:`srarena.kit.diff_shapes`), else spandrel's own message."""
+    import spandrel
+
+    from srarena.kit import diff_shapes
+
+    arch = detected(state)
+    limit = LIMITS.get(arch or "", lambda _: None)(state)
+    head = f"spandrel {spandrel.__version__} reads it as {arch} but cannot build it: "
+    if limit:
+        return head + limit
+    found = _MISMATCH.findall(str(exc))
+    if found:
+        def shape(text: str) -> tuple[int, ...]:
+            return tuple(int(n) for n in text.split(",") if n.strip())
+
+        problems = diff_shapes({key: shape(model) for key, _, model in found},
+                               {key: shape(file) for key, file, _ in found}, limit=3)
+        return (head + "; ".join(problems) + " (a variant with a hyperparameter spandrel "
+                "does not read from the file)")
+    return f"spandrel cannot load it ({type(exc).__name__}: {exc})"
 
 
 _TILING = {"SUPPORTED": "supported", "DISCOURAGED": "discouraged", "INTERNAL": "internal"}

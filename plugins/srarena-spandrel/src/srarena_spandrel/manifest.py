@@ -67,7 +67,8 @@ def sources(model: str, facts: Mapping[str, Any]) -> tuple[Source, ...]:
     return (Source(
         kind="manual", url=facts.get("source_url") or "https://openmodeldb.info",
         instructions=f"the file you added as {model} (from {origin}); add it again with "
-                     f"`srarena weights add {GENERIC} FILE --name {model}`"),)
+                     f"`srarena weights add {GENERIC} FILE --name {model}`",
+        reason="a file you added"),)
 
 
 def spec(model: str, entry: Mapping[str, Any]) -> UpscalerSpec:

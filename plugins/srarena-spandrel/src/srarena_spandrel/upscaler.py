@@ -1,10 +1,12 @@
-"""The upscaler: one spandrel model at one native scale.
+"""The upscaler: one spandrel model at one native scale, run by a protocol (:mod:`.protocols`).
 
-The engine has already reflect-padded the image to the spec's size requirements (which are
-the descriptor's); spandrel's own call pads (the same way) only when an image still falls
-short, e.g. a tile. The network runs through the descriptor's call, as direct spandrel
-inference does (``descriptor(tensor)``: its padding, call function and clamp to [0, 1]), so
-the output equals it bit for bit.
+``protocol=official`` (the default) runs the network as its authors' inference script does:
+their padding, tiling and crop, the clamp to [0, 1], their 8-bit rounding (``rounding =
+"float32"``) and their treatment of alpha (``alpha``: the model, or srarena's filter where the
+script drops it). ``protocol=spandrel`` runs it through the descriptor's call, as direct
+spandrel inference does (``descriptor(tensor)``: its padding, call function and clamp to
+[0, 1]), so the output equals it bit for bit. The spec declares no size requirement: each
+protocol pads as it says.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 from srarena import Upscaler, UpscaleResult
 from srarena.kit import WeightsInvalid, exact_cuda, resize
 
-from . import loading
+from . import loading, protocols
 from .convert import from_tensor, to_tensor
 
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
@@ -43,6 +45,7 @@ class SpandrelUpscaler(Upscaler):
         super().__init__(spec, scale, context)
         import torch
 
+        choice = protocols.choice(context.options, spec.name)  # a bad value fails before loading
         self.path = self._weight_file()
         descriptor = loading.load_descriptor(self.path)
         facts = loading.describe(descriptor)
@@ -63,7 +66,15 @@ class SpandrelUpscaler(Upscaler):
         self.dtype = getattr(torch, DTYPES[precision])
         self.channels = (facts["input_channels"], facts["output_channels"])
         self.descriptor = descriptor.to(device=self.device, dtype=self.dtype).eval()
-        self.info = {"architecture": facts["architecture"], "model_scale": self.model_scale}
+        self.protocol: protocols.Protocol | None = None
+        ran_as = "spandrel"
+        if choice == "official":
+            self.protocol = protocols.official(spec.name, facts["architecture"])
+            ran_as = protocols.default_label(spec.name, facts["architecture"])
+        if self.protocol is not None:
+            self.alpha, self.rounding = self.protocol.alpha_method, "float32"
+        self.info = {"architecture": facts["architecture"], "model_scale": self.model_scale,
+                     "protocol": ran_as}
         if self.passes > 1 or self.model_scale != scale:
             label = "_".join([f"x{self.model_scale}"] * self.passes)
             if self.model_scale**self.passes != scale:
@@ -89,7 +100,9 @@ class SpandrelUpscaler(Upscaler):
         with torch.inference_mode(), exact_cuda(self.device):
             for _ in range(self.passes):
                 tensor = to_tensor(current, self.channels[0], self.device, self.dtype)
-                current = from_tensor(self.descriptor(tensor), self.channels[1])
+                out = self.descriptor(tensor) if self.protocol is None else protocols.run(
+                    self.protocol, self.descriptor.model, tensor, self.model_scale)
+                current = from_tensor(out, self.channels[1])
         if self.model_scale**self.passes != self.scale:
             height, width = images.shape[1:3]
             current = np.stack([np.clip(resize(one, width * self.scale, height * self.scale,

@@ -1,14 +1,16 @@
 """The curated zoo: well-known blind / real-world SR models at their official homes (no torch).
 
 Each entry is the official file under its official name, from where its authors publish it
-(a GitHub release; Google Drive or Baidu for HAT and DAT, which need a browser), with the
-licence of the repository that publishes it. No upstream publishes a sha256 for these
-files: srarena records the sha256 of the first copy installed (trust on first use) and
-``srarena weights list`` marks them ``recorded``. The facts (architecture, scale, size
-requirements, tiling) are what spandrel 0.4.2 reports for the architecture with the
-official hyperparameters; the validator checks architecture and scale when a file is
-fetched or added. fp16/bf16 are not declared: they are only declared after the agreement
-check that ``srarena weights add spandrel FILE`` makes (README: "Precision").
+(a GitHub release; the authors' Google Drive folder for HAT and DAT, where ``srarena weights
+fetch`` finds the file by its name, with their Baidu share as the manual alternative), with
+the licence of the repository that publishes it. No upstream publishes a sha256 for these
+files: a shipped record (``srarena/weights/checksums.json``) checks them where srarena has
+one, else the sha256 of the first copy installed is recorded (trust on first use). The
+facts (architecture, scale, size requirements, tiling) are what spandrel 0.4.2 reports for
+the architecture with the official hyperparameters; the validator checks architecture and
+scale when a file is fetched or added. fp16/bf16 are not declared: they are only declared
+after the agreement check that ``srarena weights add spandrel FILE`` makes (README:
+"Precision").
 """
 
 from __future__ import annotations
@@ -77,12 +79,13 @@ def _https(url: str) -> tuple[Source, ...]:
     return (Source(kind="https", url=url),)
 
 
-def _manual(drive: str, baidu: str, code: str, filename: str, folder: str = "") -> tuple[
-        Source, ...]:
-    where = f"file {folder}/{filename}" if folder else f"file {filename}"
-    return (Source(kind="manual", url=drive, instructions=where),
-            Source(kind="manual", url=baidu,
-                   instructions=f"{where}" + (f" (access code {code})" if code else "")))
+def _drive(drive: str, baidu: str, code: str, filename: str) -> tuple[Source, ...]:
+    """The authors' Google Drive folder (the file found in it by name when fetched), then
+    their Baidu share, which needs a browser."""
+    access = f" (access code {code})" if code else ""
+    return (Source(kind="gdrive", url=drive, filename=filename),
+            Source(kind="manual", url=baidu, instructions=f"file {filename}{access}",
+                   reason="needs a browser (Baidu)"))
 
 
 ZOO: tuple[ZooModel, ...] = (
@@ -134,20 +137,20 @@ ZOO: tuple[ZooModel, ...] = (
         "more data, GAN", "https://github.com/JingyunLiang/SwinIR"),
     ZooModel(
         "hat-real-x4", "Real_HAT_GAN_SRx4.pth",
-        _manual(HAT_DRIVE, HAT_BAIDU, "qyrl", "Real_HAT_GAN_SRx4.pth"),
+        _drive(HAT_DRIVE, HAT_BAIDU, "qyrl", "Real_HAT_GAN_SRx4.pth"),
         _facts("HAT", "HAT", 4, ("medium", "s64w16", "64nf", "180dim", "1conv"), 16,
                half=False), HAT_LICENCE,
         "HAT (Chen et al., CVPR 2023), GAN model for real-world SR (better fidelity)",
         "https://github.com/XPixelGroup/HAT"),
     ZooModel(
         "hat-real-x4-sharper", "Real_HAT_GAN_SRx4_sharper.pth",
-        _manual(HAT_DRIVE, HAT_BAIDU, "qyrl", "Real_HAT_GAN_SRx4_sharper.pth"),
+        _drive(HAT_DRIVE, HAT_BAIDU, "qyrl", "Real_HAT_GAN_SRx4_sharper.pth"),
         _facts("HAT", "HAT", 4, ("medium", "s64w16", "64nf", "180dim", "1conv"), 16,
                half=False), HAT_LICENCE,
         "HAT (Chen et al., CVPR 2023), GAN model for real-world SR (sharper, better "
         "perceptual quality)", "https://github.com/XPixelGroup/HAT"),
     ZooModel(
-        "dat-x4", "DAT_x4.pth", _manual(DAT_DRIVE, DAT_BAIDU, "", "DAT_x4.pth", "DAT"),
+        "dat-x4", "DAT_x4.pth", _drive(DAT_DRIVE, DAT_BAIDU, "", "DAT_x4.pth"),
         _facts("DAT", "DAT", 4, ("medium", "s64|8x32", "64nf", "180dim", "4.0ef", "1conv"), 16,
                half=False), DAT_LICENCE,
         "DAT (Chen et al., ICCV 2023), x4", "https://github.com/zhengchen1999/DAT",
