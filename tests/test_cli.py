@@ -47,7 +47,7 @@ def test_bench_on_a_folder_with_broken_and_awkward_images(tmp_path):
     assert bad.reason.str.len().gt(0).all()
     outputs = run.outputs()
     assert set(outputs.image_id) == set(good.index) and (outputs.status == "ok").all()
-    assert "Failed items" in result.output and "truncated" in result.output
+    assert "Failed: 3 items" in result.output and "mixed/truncated" in result.output
 
 
 def test_upscale_writes_png(tmp_path):
@@ -181,3 +181,10 @@ def test_plugins_table_lists_what_works_first():
         "upscalers: mine, " + ", ".join(f"zoo-{i}" for i in range(LISTED - 1))
         + " … and 3 more",
         "importers: spandrel"]
+
+
+def test_version_answers_and_a_bare_call_still_shows_the_help():
+    version = runner.invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.output == f"srarena {srarena.__version__}\n"
+    bare = runner.invoke(app, [])
+    assert "Usage: srarena" in bare.output and "Commands" in bare.output

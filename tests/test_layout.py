@@ -137,3 +137,18 @@ def test_format_options_and_json_output():
         assert json.loads(result.output)[0]["name"] == "bicubic", args
     refused = runner.invoke(app, ["--format", "yaml"])
     assert refused.exit_code == 2 and "yaml" in refused.output
+
+
+def test_a_merged_column_keeps_its_own_rule_for_long_words():
+    """A column that may fold, merged under a name column, folds there: it does not force
+    the table into blocks nor out of sight."""
+    columns = [Column("name", whole=True), Column("fix", whole=True),
+               Column("reason", priority=1, merge_into="name")]
+    long_file = "003_realSR_BSRGAN_DFOWMFC_s64w8_SwinIR-L_x4_GAN.pth"
+    data = [{"name": "spandrel:swinir", "fix": "srarena weights fetch swinir",
+             "reason": f"weights missing: {long_file}"}]
+    text = render(40, columns, data)
+    lines = text.splitlines()
+    assert lines[0].split() == ["name", "fix"] and max(len(line) for line in lines) <= 40
+    assert "spandrel:swinir" in text.split() and "not shown" not in text
+    assert long_file not in text and "".join(text.split()).count(long_file) == 1  # folded

@@ -248,11 +248,22 @@ def test_inline_pool_and_worker_count():
 
 
 def test_clock_names_the_bottleneck():
-    clock = StageClock(started=time.perf_counter() - 10, busy=4.0, waits={"metrics": 5.0},
-                       items=20)
+    clock = StageClock(started=time.perf_counter() - 10, busy=4.0, waits={"metrics": 5.0})
     text = clock.describe()
-    assert "2.00 items/s" in text and "40 % busy" in text and "waiting on metrics" in text
+    assert text.startswith("upscaler 40 % busy") and "waiting on metrics" in text
     assert "waiting" not in StageClock(started=time.perf_counter() - 1, busy=0.95).describe()
+
+
+def test_clock_starts_with_the_cell_s_first_step_not_when_it_was_planned():
+    clock = StageClock()
+    assert clock.started is None and clock.describe() == "upscaler 0 % busy"
+    with clock.computing():
+        pass
+    first = clock.started
+    assert first is not None
+    with clock.waiting("inputs"):
+        pass
+    assert clock.started == first
 
 
 def test_ctrl_c_exits_130_keeps_the_work_and_resumes(tmp_path):
@@ -287,7 +298,7 @@ def _count(folder: Path, table_name: str) -> int:
         return 0
 
 
-def test_progress_tells_items_per_second_and_the_busy_stage(fake_plugin, tmp_path):
+def test_progress_tells_the_busy_stage_once_per_computed_item(fake_plugin, tmp_path):
     from srarena.engine.reporter import Reporter
 
     class Recording(Reporter):
@@ -303,7 +314,7 @@ def test_progress_tells_items_per_second_and_the_busy_stage(fake_plugin, tmp_pat
           reporter).run()
     assert len(reporter.stages) == 4
     label, text = reporter.stages[-1]
-    assert label == "fake-x2 · noise" and "items/s" in text and "% busy" in text
+    assert label == "fake-x2 · noise" and "% busy" in text
 
 
 def test_rich_progress_shows_the_stage(tmp_path):
@@ -316,7 +327,9 @@ def test_rich_progress_shows_the_stage(tmp_path):
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=False, width=200)
     with RichReporter(console) as reporter:
-        reporter.cell_started("up · data", 2)
-        reporter.item_done("up · data")
-        reporter.stage("up · data", "3.10 items/s · upscaler 95 % busy")
-    assert "3.10 items/s · upscaler 95 % busy" in buffer.getvalue()
+        reporter.cell_started("up · data", 3)
+        for _ in range(2):
+            reporter.item_done("up · data")
+            reporter.stage("up · data", "upscaler 95 % busy")
+    out = buffer.getvalue()
+    assert "upscaler 95 % busy" in out and "/s eta " in out and "2/3" in out

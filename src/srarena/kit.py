@@ -3,9 +3,11 @@
 Everything a plugin needs beyond the contract in :mod:`srarena` comes from here, so the core
 can reorganise its private modules without breaking a plugin: safe loading of weight files,
 checksums, the weights cache and its errors, exact CUDA settings, atomic writes, image
-reading and PNG writing, 8-bit conversions, the degradation kernels of the study's datasets
-and the resize filters. Each name is imported from its module on first use, so importing the
-kit (as a plugin's registration does) costs nothing; none imports torch or the HTTP stack.
+reading and PNG writing, 8-bit conversions, the degradation kernels of the study's datasets,
+the resize filters, and the listing layout of srarena's commands (tables fitted to the
+terminal's width, ``--format table|json``). Each name is imported from its module on first
+use, so importing the kit (as a plugin's registration does) costs nothing; none imports
+torch or the HTTP stack.
 """
 
 from __future__ import annotations
@@ -15,6 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .atomic import atomic_write, atomic_write_text
+    from .cli.layout import Column as ListColumn
+    from .cli.layout import Format as ListFormat
+    from .cli.layout import (
+        emit_json,
+        format_option,
+        json_option,
+        print_table,
+        short_source,
+        wants_json,
+    )
     from .datasets.degrade import gaussian, random_anisotropic, random_isotropic
     from .engine.cuda import exact_cuda
     from .imageio import (
@@ -39,6 +51,8 @@ if TYPE_CHECKING:
 
 _HOMES = {
     ".atomic": ("atomic_write", "atomic_write_text"),
+    ".cli.layout": ("emit_json", "format_option", "json_option", "print_table", "short_source",
+                    "wants_json"),
     ".datasets.degrade": ("gaussian", "random_anisotropic", "random_isotropic"),
     ".engine.cuda": ("exact_cuda",),
     ".imageio": ("FILTERS", "ImageError", "from_uint8", "load_channels", "load_image", "luma",
@@ -49,11 +63,15 @@ _HOMES = {
     ".weights.unpickler": ("load_restricted", "numpy_globals", "tensor_globals"),
 }
 _RENAMED = {"weights_folder": (".weights.cache", "folder"),
-            "add_weights": (".weights.validate", "add")}
+            "add_weights": (".weights.validate", "add"),
+            "ListColumn": (".cli.layout", "Column"),
+            "ListFormat": (".cli.layout", "Format")}
 
 __all__ = [
     "FILTERS",
     "ImageError",
+    "ListColumn",
+    "ListFormat",
     "UnsafePickle",
     "WeightsError",
     "WeightsInvalid",
@@ -63,9 +81,12 @@ __all__ = [
     "atomic_write_text",
     "check_state_file",
     "diff_shapes",
+    "emit_json",
     "exact_cuda",
+    "format_option",
     "from_uint8",
     "gaussian",
+    "json_option",
     "known_sha256",
     "load_channels",
     "load_image",
@@ -73,16 +94,19 @@ __all__ = [
     "load_state",
     "luma",
     "numpy_globals",
+    "print_table",
     "random_anisotropic",
     "random_isotropic",
     "resize",
     "save_png",
     "sha256_file",
     "shapes",
+    "short_source",
     "tensor_globals",
     "to_rgb",
     "to_uint8",
     "to_uint8_float32",
+    "wants_json",
     "weights_folder",
 ]
 

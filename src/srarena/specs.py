@@ -266,7 +266,9 @@ class MetricSpec:
     ``protocol`` says in words how images are prepared before scoring (e.g. the study's
     resize to 224² for MANIQA). ``requires`` lists import names the metric needs beyond the
     core (e.g. ``("torch", "pyiqa")``); a missing one makes the metric unavailable with the
-    extra to install in ``install_hint``.
+    extra to install in ``install_hint``. ``downloads_on_first_use``: its library fetches the
+    files it needs itself, the first time it is built (pyiqa's metrics); srarena notes when
+    that has succeeded here, and offline such a metric runs only once it has.
     """
 
     name: str
@@ -283,6 +285,7 @@ class MetricSpec:
     licence: str = "unknown"
     options: dict[str, Any] = field(default_factory=dict)
     version: str = "0"
+    downloads_on_first_use: bool = False
 
     def __post_init__(self) -> None:
         _check_name(self.name)

@@ -80,5 +80,6 @@ def metric_specs() -> list[MetricSpec]:
             batch_size=8,
             licence="pyiqa: NTU S-Lab License 1.0 (non-commercial); weights: see pyiqa",
             options={"pyiqa_name": row["pyiqa"]},
+            downloads_on_first_use=row["downloads"],
         ))
     return specs

@@ -56,6 +56,11 @@ def register(app: typer.Typer) -> None:
         max_memory: float | None = typer.Option(
             None, "--max-memory", min=0,
             help="GB of memory an output may need (default: what is available; 0: no check)."),
+        verbose: bool = typer.Option(
+            False, "--verbose", "-v",
+            help="List every component that could not run with its fix, and metrics' full "
+                 "protocols (by default: one line per cause).",
+        ),
     ) -> None:
         """Run upscalers on datasets, write SR images and every score into a run folder.
 
@@ -66,7 +71,7 @@ def register(app: typer.Typer) -> None:
             scale=scale, device=device, precision=precision, tile=tile, seed=seed,
             weights=weights, generate=generate, options=option, out=out, executor=executor,
             address=address, workers=workers, png_level=png_level, wait=wait,
-            max_memory=max_memory,
+            max_memory=max_memory, verbose=verbose,
         )
         raise typer.Exit(code)
 
@@ -141,6 +146,7 @@ def run_bench(
     weights: Path | None, generate: int | None, options: list[str], out: Path | None,
     executor: str = "local", address: str | None = None, workers: int | None = None,
     png_level: int = 1, wait: bool = False, max_memory: float | None = None,
+    verbose: bool = False,
 ) -> int:
     """Build the configuration, run it with rich progress, print the closing summary."""
     from rich.console import Console
@@ -198,7 +204,7 @@ def run_bench(
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: rerun the same command to resume")
             return 130
-    print_summary(console, out, summary)
+    print_summary(console, out, summary, verbose)
     return summary.exit_code
 
 

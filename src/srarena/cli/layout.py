@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 NARROWEST = 8
 """The narrowest a column whose long words may be folded becomes."""
+COMFORTABLE = 20
+"""The width from which a wrapped column still reads well: columns leave before another
+one has to become narrower than this."""
 
 
 # --- --format ------------------------------------------------------------------------------
@@ -137,6 +140,9 @@ def _joined(main: Cell, extra: Cell) -> Cell:
 class _Plan:
     columns: list[Column]
     rows: list[dict[str, Cell]]
+    unbroken: list[dict[str, str]]
+    """Per row and shown column, the text whose words must stay whole: its own if the
+    column is ``whole``, and that of the ``whole`` columns merged into it."""
     left_out: list[Column]
 
 
@@ -145,24 +151,31 @@ def _plan(columns: Sequence[Column], rows: Sequence[dict[str, Any]],
     """The rows' cells for the ``shown`` columns, the others merged where they may go."""
     keys = {c.key for c in shown}
     cells: list[dict[str, Cell]] = []
+    unbroken: list[dict[str, str]] = []
     for row in rows:
         cell = {c.key: row.get(c.key, "") or "" for c in shown}
+        whole = {c.key: _plain(cell[c.key]) if c.whole else "" for c in shown}
         for column in columns:
             if column.key not in keys and column.merge_into in keys:
-                target = column.merge_into
-                cell[target] = _joined(cell[target], row.get(column.key, "") or "")
+                target, extra = column.merge_into, row.get(column.key, "") or ""
+                cell[target] = _joined(cell[target], extra)
+                if column.whole:
+                    whole[target] += "\n" + _plain(extra)
         cells.append(cell)
+        unbroken.append(whole)
     left_out = [c for c in columns if c.key not in keys and c.merge_into not in keys]
-    return _Plan(shown, cells, left_out)
+    return _Plan(shown, cells, unbroken, left_out)
 
 
 def _widths(plan: _Plan) -> tuple[list[int], list[int]]:
-    """Each shown column's narrowest and natural width (headers included)."""
+    """Each shown column's narrowest and natural width: no whole word (nor header word)
+    split, other words folded down to ``NARROWEST``."""
     narrowest, natural = [], []
     for column in plan.columns:
         texts = [_plain(row[column.key]) for row in plan.rows] + [column.title]
-        word = max(_longest_word(t) for t in texts)
-        narrowest.append(word if column.whole else min(word, NARROWEST))
+        whole = [row[column.key] for row in plan.unbroken] + [column.title]
+        foldable = min(max(_longest_word(t) for t in texts), NARROWEST)
+        narrowest.append(max(foldable, max(_longest_word(t) for t in whole)))
         natural.append(max(_longest_line(t) for t in texts))
     return narrowest, natural
 
@@ -204,23 +217,42 @@ def _overhead(console: Console, count: int) -> int:
     return Measurement.get(console, options, probe).maximum - count
 
 
+def _candidates(columns: Sequence[Column]) -> list[list[Column]]:
+    """The column sets to try, from all of them to the essential ones: the least important
+    (highest ``priority``; of equals, the rightmost) leaves first."""
+    shown = list(columns)
+    found = [list(shown)]
+    while optional := [c for c in shown if c.priority > 0]:
+        shown.remove(max(reversed(optional), key=lambda c: c.priority))
+        found.append(list(shown))
+    return found
+
+
 def fitted_table(console: Console, columns: Sequence[Column], rows: Sequence[dict[str, Any]],
                  *, title: str | None = None, caption: str | None = None,
                  more: str = "--format json") -> RenderableType:
     """The table of ``rows`` for ``console.width`` (see the module's docstring); ``more``
-    says where left-out columns can be read."""
+    says where left-out columns can be read.
+
+    The chosen columns are the most that fit comfortably (each at its natural width or
+    ``COMFORTABLE``, whichever is less), else the essential ones if they fit at all (at
+    their narrowest): a column leaves before another one must wrap to a sliver.
+    """
     width = console.width
-    shown = list(columns)
-    while True:
+    plans = []
+    for shown in _candidates(columns):
         plan = _plan(columns, rows, shown)
         narrowest, natural = _widths(plan)
         room = width - _overhead(console, len(shown))
-        if sum(narrowest) <= room:
-            break
-        optional = [c for c in shown if c.priority > 0]
-        if not optional:
-            return _blocks(columns, rows, title, caption)
-        shown.remove(max(reversed(optional), key=lambda c: c.priority))
+        comfortable = sum(max(low, min(high, COMFORTABLE))
+                          for low, high in zip(narrowest, natural, strict=True))
+        plans.append((plan, narrowest, natural, room, comfortable))
+    essential = plans[-1]
+    fitting = ([p for p in plans if p[4] <= p[3]]
+               or ([essential] if sum(essential[1]) <= essential[3] else []))
+    if not fitting:
+        return _blocks(columns, rows, title, caption)
+    plan, narrowest, natural, room, _ = fitting[0]
     notes = [caption] if caption else []
     if plan.left_out:
         names = ", ".join(c.title for c in plan.left_out)

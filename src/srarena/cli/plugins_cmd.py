@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+from .layout import Format, format_option, json_option
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 LISTED = 6  # names shown per kind in the table before "… and N more"
 
@@ -23,14 +27,15 @@ def plugin_rows() -> list[dict[str, Any]]:
         for kind, name in info.registered:
             found = availability(getattr(registry, kind + "s")[name])
             components.append({"kind": kind, "name": name, "status": found.status,
-                               "fix": found.fix})
+                               "reason": found.reason, "fix": found.fix})
         counts = Counter(c["status"] for c in components)
         if info.error:
             status = "failed"
         elif set(counts) <= {"ok"}:
             status = "ok"
         else:
-            status = ", ".join(f"{n} {s}" for s, n in counts.items() if s != "ok")
+            status = ", ".join(f"{n} {s}" if n == 1 else f"{n} {s.replace('needs', 'need', 1)}"
+                               for s, n in counts.items() if s != "ok")
         rows.append({
             "plugin": info.name, "distribution": info.distribution, "version": info.version,
             "builtin": info.builtin, "status": status, "error": info.error,
@@ -54,35 +59,45 @@ def _registers_text(components: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _status_text(row: dict[str, Any]) -> str:
+def _status_text(row: dict[str, Any]) -> Text:
+    """ok (green), failed with its error (red), or how many need what (yellow)."""
+    from rich.text import Text
+
     colour = {"ok": "green", "failed": "red"}.get(row["status"], "yellow")
-    text = f"[{colour}]{row['status']}[/]"
+    text = Text(row["status"], style=colour)
     if row["error"]:
-        return f"{text}\n{row['error']}"
-    fixes = list(dict.fromkeys(c["fix"] for c in row["components"] if c["fix"]))
-    shown = fixes[:3] + ([f"… {len(fixes) - 3} more: srarena metrics / weights list"]
-                         if len(fixes) > 3 else [])
-    return "\n".join([text, *shown])
+        text.append(f"\n{row['error']}")
+    return text
+
+
+def print_plugins(rows: list[dict[str, Any]]) -> None:
+    """The table fitted to the terminal, then what would make the rest run, by cause."""
+    from rich.console import Console
+
+    from .console import print_not_run
+    from .layout import Column, print_table
+
+    columns = [Column("plugin", whole=True),
+               Column("distribution", priority=1, whole=True, merge_into="plugin"),
+               Column("registers", whole=True), Column("status")]
+    cells = [{"plugin": row["plugin"] + (" (built-in)" if row["builtin"] else ""),
+              "distribution": f"{row['distribution']} {row['version']}",
+              "registers": _registers_text(row["components"]), "status": _status_text(row)}
+             for row in rows]
+    console = Console(highlight=False)
+    print_table(console, columns, cells, title="srarena plugins")
+    pending = [c for row in rows for c in row["components"] if c["status"] != "ok"]
+    print_not_run(console, pending, "Not ready here (each one: srarena plugins --format json)")
 
 
 def register(app: typer.Typer) -> None:
     @app.command("plugins")
-    def plugins(
-        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    ) -> None:
+    def plugins(output: Format = format_option(), as_json: bool = json_option()) -> None:
         """List installed plugins, what they register and whether it works."""
-        rows = plugin_rows()
-        if as_json:
-            typer.echo(json.dumps(rows, indent=2))
-            return
-        from rich.console import Console
-        from rich.table import Table
+        from .layout import emit_json, wants_json
 
-        table = Table(title="srarena plugins")
-        for column in ("plugin", "distribution", "version", "registers", "status"):
-            table.add_column(column)
-        for row in rows:
-            table.add_row(row["plugin"] + (" (built-in)" if row["builtin"] else ""),
-                          row["distribution"], row["version"],
-                          _registers_text(row["components"]), _status_text(row))
-        Console().print(table)
+        rows = plugin_rows()
+        if wants_json(output, as_json):
+            emit_json(rows)
+        else:
+            print_plugins(rows)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .. import weights as weights_service
+from ..availability import record_first_use
 from ..components import Context, GenerativeUpscaler, Metric, Upscaler, create
 from ..specs import MetricSpec, UpscalerSpec
 
@@ -19,8 +20,12 @@ def metric_context(spec: MetricSpec, device: str, scale: int | None = None) -> C
 
 
 def open_metric(spec: MetricSpec, context: Context) -> Metric:
-    """A metric instance (its factory must subclass :class:`~srarena.components.Metric`)."""
-    return create(spec, context)
+    """A metric instance (its factory must subclass :class:`~srarena.components.Metric`);
+    one whose library fetched its own files is noted as ready here from now on."""
+    metric = create(spec, context)
+    if spec.downloads_on_first_use:
+        record_first_use(spec)
+    return metric
 
 
 def open_steps(spec: UpscalerSpec, steps: Iterable[int], context: Context) -> dict[int, Upscaler]:

@@ -103,10 +103,10 @@ def drain(futures: deque[Future[R]], limit: int, clock: StageClock | None = None
 class StageClock:
     """Where the driver's time goes in one cell: computing, or waiting for a stage."""
 
-    started: float = field(default_factory=time.perf_counter)
+    started: float | None = None
+    """When the cell's first step began: its clock runs from then, not from planning."""
     busy: float = 0.0
     waits: dict[str, float] = field(default_factory=dict)
-    items: int = 0
 
     def computing(self) -> _Span:
         return _Span(self, None)
@@ -121,10 +121,12 @@ class StageClock:
             self.waits[stage] = self.waits.get(stage, 0.0) + seconds
 
     def describe(self, what: str = "upscaler") -> str:
-        """E.g. ``2.41 items/s · upscaler 93 % busy`` or ``… 41 % busy, waiting on metrics``."""
-        wall = max(time.perf_counter() - self.started, 1e-9)
+        """E.g. ``upscaler 93 % busy`` or ``upscaler 41 % busy, waiting on metrics``, since
+        the cell's first step (the rate is the console's, over its last items)."""
+        now = time.perf_counter()
+        wall = max(now - (self.started or now), 1e-9)
         busy = 100 * min(self.busy / wall, 1)
-        text = f"{self.items / wall:.2f} items/s · {what} {busy:.0f} % busy"
+        text = f"{what} {busy:.0f} % busy"
         if self.waits and self.busy / wall < 0.9:
             stage, seconds = max(self.waits.items(), key=lambda kv: kv[1])
             if seconds / wall > 0.05:
@@ -138,6 +140,8 @@ class _Span:
 
     def __enter__(self) -> _Span:
         self.start = time.perf_counter()
+        if self.clock.started is None:
+            self.clock.started = self.start
         return self
 
     def __exit__(self, *exc: object) -> None:

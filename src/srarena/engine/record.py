@@ -39,7 +39,8 @@ class Summary:
 
 
 class Recorder:
-    """Writes inputs, cells, outputs and scores, and tells the user about failures."""
+    """Writes inputs, cells, outputs and scores, and tells the reporter about failures (what
+    was skipped is kept in the summary, said once at the end)."""
 
     def __init__(self, store: Store, reporter: Reporter, summary: Summary) -> None:
         self.store = store
@@ -49,23 +50,17 @@ class Recorder:
     def skip(self, kind: str, name: str, reason: str, fix: str = "",
              failed: bool | None = None) -> None:
         """A component or dataset that will not run, with what fixes it: an ``srarena``
-        command (shown as "run `...`") or an instruction in words. ``failed``: whether it
-        counts as a failure (by default only a dataset that cannot be read does)."""
+        command or an instruction in words. ``failed``: whether it counts as a failure (by
+        default only a dataset that cannot be read does)."""
         failed = kind == "dataset" if failed is None else failed
         self.summary.skipped.append({"kind": kind, "name": name, "reason": reason, "fix": fix,
                                      "failed": failed})
-        hint = f"run `{fix}`" if fix.startswith("srarena ") else fix
-        self.reporter.note(f"[yellow]skipped[/] {kind} {name}: {reason}"
-                           + (f" — {hint}" if fix else ""))
-
-    def failure(self, where: str, reason: str) -> None:
-        self.reporter.note(f"[red]failed[/] {where}: {reason}")
 
     def input(self, row: dict[str, Any], error: str | None = None, **facts: Any) -> None:
         """An input read (with its hash and size), or one that could not be read."""
         if error is not None:
             self.store.put_input(**row, status=Status.FAILED, reason=error)
-            self.failure(f"{row['dataset']}/{row['image_id']}", error)
+            self.reporter.failed(row["dataset"], f"{row['dataset']}/{row['image_id']}", error)
         else:
             self.store.put_input(**row, status=Status.OK, reason=None, **facts)
 
@@ -85,7 +80,8 @@ class Recorder:
         if result.error:
             self.store.put_output(**row, status=Status.FAILED, reason=result.error,
                                   seconds=result.seconds, info=result.info)
-            self.failure(f"{label} {result.target.image_id}", result.error)
+            self.reporter.failed(row["upscaler"], f"{label} {result.target.image_id}",
+                                 result.error)
             return
         info = {**result.info, "warnings": result.warnings} if result.warnings else result.info
         stale = self.store.put_output(
@@ -108,4 +104,5 @@ class Recorder:
         if outcome.status is Status.OK:
             self.summary.scores += 1
         else:
-            self.failure(f"{metric} on {item.dataset}/{item.image_id}", outcome.reason or "")
+            self.reporter.failed(metric, f"{metric} on {item.dataset}/{item.image_id}",
+                                 outcome.reason or "")

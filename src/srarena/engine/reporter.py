@@ -16,10 +16,15 @@ class Reporter:
         """An implementation's inner loop (fine-tuning, training) advanced."""
 
     def stage(self, label: str, text: str) -> None:
-        """How the cell is going: items/s and which stage the upscaler waits for."""
+        """How the cell is going (once per computed item): which stage the upscaler waits
+        for."""
 
     def cell_finished(self, label: str) -> None:
         """The current cell finished."""
 
     def note(self, text: str) -> None:
-        """A message worth showing (skips, fallbacks, back-offs)."""
+        """A message worth showing (fallbacks, back-offs, a dataset made at another scale)."""
+
+    def failed(self, component: str, where: str, reason: str) -> None:
+        """One item failed: an input of a dataset, an output of an upscaler, a score of a
+        metric (``component``) at ``where``, for ``reason``."""

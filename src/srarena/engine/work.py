@@ -352,7 +352,6 @@ def _upscale_group(job: SingleJob, instances: dict[int, Any],
         if outs is not None:
             seconds = (time.perf_counter() - start) / len(group)
             for (target, _), out in zip(group, outs, strict=True):
-                clock.items += 1
                 yield from stream.computed(target, out, "none", seconds, out.warnings)
             return
     for target, image in group:
@@ -364,7 +363,6 @@ def _upscale_group(job: SingleJob, instances: dict[int, Any],
         except Exception as exc:  # noqa: BLE001 - one failed item, the run goes on
             yield from stream.failed(target, exc, time.perf_counter() - start)
             continue
-        clock.items += 1
         yield from stream.computed(target, out, _tiling(out.tiles), time.perf_counter() - start,
                                    out.warnings)
 
@@ -446,7 +444,6 @@ def run_generate_job(job: GenerativeJob, files: dict[str, bytes] | None = None,
                 except Exception as exc:  # noqa: BLE001 - one failed item, the run goes on
                     yield from stream.failed(target, exc, time.perf_counter() - start)
                     continue
-                clock.items += 1
                 yield from stream.computed(target, out, "none", time.perf_counter() - start,
                                            [warning] if warning else [])
             yield from stream.rest()

@@ -1,10 +1,16 @@
 """pyiqa's metrics as ``pyiqa:<name>``, and the guard every use of pyiqa runs under.
 
 Registration reads a table shipped with srarena (``data/pyiqa_metrics.json``: name, FR/NR
-mode, direction, score range), generated from pyiqa's ``DEFAULT_CONFIGS`` by
-``python -m srarena.metrics.pyiqa_metrics`` with pyiqa's version recorded, so that listing
-metrics never imports pyiqa (about ten seconds). A test compares the table with the
-installed pyiqa.
+mode, direction, score range, whether it downloads files), generated from pyiqa's
+``DEFAULT_CONFIGS`` by ``python -m srarena.metrics.pyiqa_metrics`` with pyiqa's version
+recorded, so that listing metrics never imports pyiqa (about ten seconds). A test compares
+the table with the installed pyiqa.
+
+Whether a metric downloads files (``downloads``) is read from pyiqa's source: its
+architecture's module, and the pyiqa modules it imports, mention a download, a pretrained
+checkpoint or a pretrained backbone (comments and strings aside). The reading errs towards
+"downloads": only metrics computed from their inputs alone (PSNR, SSIM, FSIM, entropy, ...)
+are marked as needing nothing.
 
 While pyiqa builds a metric (:func:`pyiqa_environment`): its downloads go to srarena's
 data folder (``<home>/pyiqa``) through srarena's downloader (timeouts, resume); torch hub
@@ -21,6 +27,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -57,11 +64,71 @@ def table() -> dict[str, Any]:
     return json.loads(TABLE.read_text(encoding="utf-8"))
 
 
+DOWNLOADS = re.compile(
+    r"\b(default_model_urls|load_pretrained_network|load_file_from_url|"
+    r"load_state_dict_from_url|from_pretrained|hf_hub_download|create_model|"
+    r"get_url_from_name|urlopen|\w*download\w*)\b|\bpretrained = True\b|"
+    r"\btorchvision \. models\b|\bclip \. load\b", re.IGNORECASE)
+"""What, in a pyiqa module's code (names and operators, space-separated), fetches files."""
+PYIQA_HELPERS = {"arch_util", "func_util", "constants"}
+"""pyiqa's shared helper modules: they define the loaders; an architecture that calls one
+is caught by its own code."""
+
+
+def _code(source: str) -> str:
+    """A module's names, operators and numbers (no comments, no strings), space-separated."""
+    import io
+    import tokenize
+
+    kept = (tokenize.NAME, tokenize.OP, tokenize.NUMBER)
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    return " ".join(token.string for token in tokens if token.type in kept)
+
+
+def _downloads(path: Path, archs: Path, seen: set[Path]) -> bool:
+    """Whether a pyiqa architecture module, or a pyiqa module it imports, fetches files."""
+    import ast
+
+    if path in seen or path.stem in PYIQA_HELPERS:
+        return False
+    seen.add(path)
+    source = path.read_text(encoding="utf-8")
+    if DOWNLOADS.search(_code(source)):
+        return True
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        module = node.module or ""
+        if node.level:
+            target = path.parent / (module.replace(".", "/") + ".py")
+        elif module.startswith("pyiqa.archs."):
+            target = archs / (module.removeprefix("pyiqa.archs.").replace(".", "/") + ".py")
+        else:
+            continue
+        if target.is_file() and _downloads(target, archs, seen):
+            return True
+    return False
+
+
+def _arch_modules(archs: Path) -> dict[str, Path]:
+    """pyiqa's architecture classes and the file that defines each (read, not imported)."""
+    import ast
+
+    found: dict[str, Path] = {}
+    for path in sorted(archs.rglob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef):
+                found.setdefault(node.name, path)
+    return found
+
+
 def generate_table() -> dict[str, Any]:
     """The table from the installed pyiqa's registry (imports pyiqa)."""
     import pyiqa
     from pyiqa.default_model_configs import DEFAULT_CONFIGS
 
+    archs = Path(pyiqa.__file__).parent / "archs"
+    modules = _arch_modules(archs)
     rows = []
     for name, config in DEFAULT_CONFIGS.items():
         arch = config["metric_opts"]["type"]
@@ -74,6 +141,7 @@ def generate_table() -> dict[str, Any]:
             "score_range": config.get("score_range", ""),
             "arch": arch,
             "per_image": why_not is None,
+            "downloads": arch not in modules or _downloads(modules[arch], archs, set()),
             **({"why_not": why_not} if why_not else {}),
         })
     names = [row["name"] for row in rows]

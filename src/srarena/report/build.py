@@ -193,6 +193,15 @@ def problems(run: Run, meta: dict[str, Any], scores: pd.DataFrame, cells: pd.Dat
     return rows
 
 
+def problem_counts(rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """(components not run here, items that failed or were refused) among :func:`problems`'
+    rows: a component that could not run (weights, a GPU) is counted once, not per cell."""
+    not_run = {("metric", p["metric"]) if p["kind"] == "metric" else ("upscaler", p["upscaler"])
+               for p in rows if p["status"] == "skipped"}
+    failed = sum(p["count"] for p in rows if p["status"] != "skipped")
+    return len(not_run), failed
+
+
 # ---------------------------------------------------------------------- build
 def _analysis(scores: pd.DataFrame, directions: dict[str, bool], source: str,
               options: ReportOptions) -> tuple[Analysis | None, pd.DataFrame, list[str]]:
@@ -286,6 +295,7 @@ def build_report(run_path: str | Path, out: str | Path | None = None,
                       assets, options.visuals)
     report.grids, report.extremes, report.kernels, report.gallery = visuals.build()
     report.notes += visuals.notes
+    not_run, failed = problem_counts(report.problems)
     report.summary = {
         "techniques": len(set(outputs["upscaler"])),
         "datasets": len(set(inputs["dataset"]) | set(outputs["dataset"])),
@@ -293,7 +303,8 @@ def build_report(run_path: str | Path, out: str | Path | None = None,
         "inputs": int((inputs["status"] == "ok").sum()),
         "outputs": int((outputs["status"] == "ok").sum()),
         "scores": len(ok_scores),
-        "problems": int(sum(p["count"] for p in report.problems)),
+        "not_run": not_run,
+        "failed": failed,
     }
     html_path, md_path = folder / "index.html", folder / "index.md"
     atomic_write_text(html_path, html.render(report))

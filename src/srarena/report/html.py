@@ -155,9 +155,11 @@ def _summary(report: Report) -> str:
     labels = [("techniques", "techniques"), ("datasets", "datasets"), ("domains", "domains"),
               ("inputs", "input images"), ("outputs", "outputs"), ("scores", "scores")]
     chips = [f'<span class="chip"><b>{_e(s.get(k, 0))}</b> {label}</span>' for k, label in labels]
-    count = s.get("problems", 0)
-    chips.append(f'<span class="chip{" alert" if count else ""}"><b>{_e(count)}</b> '
-                 f'<a href="#problems">skipped or failed</a></span>')
+    chips.append(f'<span class="chip" title="needs weights, a GPU, ...: see Skipped and failed">'
+                 f'<b>{_e(s.get("not_run", 0))}</b> <a href="#problems">not run here</a></span>')
+    failed = s.get("failed", 0)
+    chips.append(f'<span class="chip{" alert" if failed else ""}"><b>{_e(failed)}</b> '
+                 f'<a href="#problems">failed</a></span>')
     return f'<div class="chips">{"".join(chips)}</div>'
 
 

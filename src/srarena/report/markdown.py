@@ -185,8 +185,9 @@ def render(report: Report) -> str:
              f"{_c(report.created)}. "
              f"{s.get('techniques', 0)} techniques, {s.get('datasets', 0)} datasets, "
              f"{s.get('domains', 0)} domains, {s.get('inputs', 0)} input images, "
-             f"{s.get('outputs', 0)} outputs, {s.get('scores', 0)} scores, "
-             f"{s.get('problems', 0)} skipped or failed.\n"]
+             f"{s.get('outputs', 0)} outputs, {s.get('scores', 0)} scores; "
+             f"{s.get('not_run', 0)} components not run here (needs weights, a GPU, ...: see "
+             f"Skipped and failed), {s.get('failed', 0)} failed.\n"]
     parts += [f"> {_c(n)}\n" for n in report.notes]
     if report.verdict:
         parts.append("## Verdict\n\n" + _table(

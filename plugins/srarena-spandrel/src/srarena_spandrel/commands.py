@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import typer
+
+from srarena.kit import ListFormat, format_option, json_option
 
 from . import manifest, zoo
 from .facts import precision_ok, summary
@@ -40,31 +41,48 @@ def rows() -> list[dict]:
             "upscaler": f"spandrel:{item.name}", "kind": "zoo", "scales": [item.facts["scale"]],
             "models": [summary(item.facts)], "precisions": ["fp32"],
             "sources": [s.describe() for s in item.sources], "licence": item.licence,
+            "hosts": list(dict.fromkeys(_host(s) for s in item.sources)),
             "protocols": [default_label(f"spandrel:{item.name}", item.facts["architecture"])],
         })
     return found
 
 
+def _host(source) -> str:
+    """Where a zoo file comes from, short: its host, and "(by hand)" for a browser's."""
+    from srarena.kit import short_source
+
+    if source.kind == "huggingface":
+        return f"huggingface.co/{source.repo}"
+    return short_source(source.url) + (" (by hand)" if source.kind == "manual" else "")
+
+
 @spandrel_app.command("list")
-def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")):
+def list_(output: ListFormat = format_option(), as_json: bool = json_option()):
     """The models you added and the zoo: architecture, scales, protocol, precisions, where
     from."""
+    from srarena.kit import emit_json, wants_json
+
     found = rows()
-    if as_json:
-        typer.echo(json.dumps(found, indent=2))
+    if wants_json(output, as_json):
+        emit_json(found)
         return
     from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
 
-    table = Table(title=f"spandrel models (manifest: {manifest.path()})")
-    for column in ("upscaler", "kind", "model (per scale), protocol", "precisions", "from"):
-        table.add_column(column)
-    for row in found:
-        models = "\n".join([*row["models"], *(f"runs as {p}" for p in row["protocols"])])
-        table.add_row(row["upscaler"], row["kind"], escape(models),
-                      ", ".join(row["precisions"]), escape("\n".join(row["sources"])))
-    Console().print(table)
+    from srarena.kit import ListColumn, print_table
+
+    columns = [ListColumn("upscaler", whole=True),
+               ListColumn("model", "model (per scale), protocol"),
+               ListColumn("precisions", priority=2, whole=True),
+               ListColumn("from", priority=1, whole=True)]
+    cells = [{"upscaler": row["upscaler"],
+              "model": "\n".join([*row["models"], *(f"runs as {p}" for p in row["protocols"])]),
+              "precisions": ", ".join(row["precisions"]),
+              "from": "\n".join(row["hosts"] if row["kind"] == "zoo"
+                                else [f"added: {s}" for s in row["sources"]])}
+             for row in found]
+    console = Console(highlight=False)
+    print_table(console, columns, cells, title="spandrel models",
+                caption=f"manifest of the added models: {manifest.path()}")
 
 
 @spandrel_app.command("remove")
