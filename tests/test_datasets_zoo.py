@@ -339,7 +339,7 @@ def test_cli_list_fetch_add_path(server, monkeypatch, tmp_path):
          counts=dict.fromkeys(zoo.DIV2KRK.counts, 3))
     _install_commands()
     runner = CliRunner()
-    listed = runner.invoke(app, ["datasets", "list"], env={"COLUMNS": "300"})
+    listed = runner.invoke(app, ["datasets", "list", "--verbose"], env={"COLUMNS": "300"})
     assert listed.exit_code == 0, listed.output
     for text in ("div2krk-x4", "gaussian8-x4", "valdivinosantiago/dl-blindsr-datasets",
                  "no automatic download", "Manga109", "missing"):

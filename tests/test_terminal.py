@@ -84,6 +84,17 @@ def test_spandrel_list_fits_and_keeps_names_whole(width):
         assert any(s.startswith("https://github.com/") for row in rows for s in row["sources"])
 
 
+@pytest.mark.parametrize("width", WIDTHS)
+def test_datasets_list_fits_and_keeps_names_whole(width):
+    rows = json_of("datasets", "list")
+    result = render(width, "datasets", "list")
+    assert result.exit_code == 0, result.output
+    names = [row["name"] for row in rows] + [d for row in rows for d in row["provides"]]
+    check_fits(result.output, width, names)
+    assert "https://" not in result.output  # hosts only; the URLs are in the JSON
+    assert all(row["sources"][0].startswith("http") for row in rows)
+
+
 def test_json_format_and_its_short_form_agree():
     assert json_of("plugins") == json.loads(runner.invoke(app, ["plugins", "--json"]).output)
     refused = runner.invoke(app, ["metrics", "--format", "xml"])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
+
+from .errors import fail
+from .layout import Format, emit_json, format_option, json_option, wants_json
 
 datasets_app = typer.Typer(
     name="datasets",
@@ -17,53 +19,55 @@ datasets_app = typer.Typer(
 _COLOURS = {"installed": "green", "partial": "yellow", "missing": "yellow", "manual": "yellow"}
 
 
-def _fail(exc: Exception, code: int = 1) -> typer.Exit:
-    typer.secho(f"error: {exc}", fg="red", err=True)
-    return typer.Exit(code)
-
-
 def _entry(name: str) -> Any:
     from ..datasets import zoo
 
     try:
         return zoo.find(name)
     except zoo.DatasetError as exc:
-        raise _fail(exc, 2) from None
+        raise fail(exc, 2) from None
 
 
 @datasets_app.command("list")
-def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")):
+def list_(output: Format = format_option(), as_json: bool = json_option(),
+          verbose: bool = typer.Option(False, "--verbose", "-v",
+                                       help="Full sources, licences and notes.")):
     """Every zoo entry: what it is, the -d names it provides, source, licence, size, state."""
     from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
+    from rich.text import Text
 
     from ..datasets import zoo
+    from .console import say
+    from .layout import Column, print_table, short_source
     from .transfers import human_size
 
     rows = zoo.overview()
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+    if wants_json(output, as_json):
+        emit_json(rows)
         return
-    table = Table(title=f"srarena datasets (cache: {zoo.home()})")
-    for column in ("entry", "-d", "source", "licence", "size / sha256", "status"):
-        table.add_column(column)
+    columns = [Column("name", "entry", whole=True), Column("provides", "-d", whole=True),
+               Column("status", whole=True), Column("source", priority=1, whole=True),
+               Column("licence", priority=3, merge_into="name")]
+    if any(row["size"] for row in rows):
+        columns.insert(3, Column("size", priority=2, whole=True, justify="right"))
+    cells = [{"name": row["name"], "provides": "\n".join(row["provides"]),
+              "status": Text(row["state"], style=_COLOURS[row["state"]]),
+              "size": human_size(row["size"]) if row["size"] else "",
+              "source": "\n".join(row["sources"] if verbose
+                                  else [short_source(s) for s in row["sources"]]),
+              "licence": row["licence"] if verbose else row["licence"].split(";")[0]}
+             for row in rows]
+    console = Console(highlight=False)
+    print_table(console, columns, cells, title=f"srarena datasets (cache: {zoo.home()})",
+                more="--verbose or --format json")
     for row in rows:
-        counts = ", ".join(f"{k} {v}" for k, v in row["counts"].items())
-        source = "\n".join(row["sources"]) + (f"\nkaggle {row['handle']}" if row["handle"] else "")
-        sha = f"{row['sha256'][:16]}… ({row['sha256_origin']})" if row["sha256"] else \
-            "no published sha256: recorded at the first download"
-        status = f"[{_COLOURS[row['state']]}]{row['state']}[/]"
-        if row["fix"]:
-            status += f"\nfix: [bold]{escape(row['fix'])}[/]"
-        table.add_row(f"[bold]{row['name']}[/]\n{escape(row['title'])}\n{counts}",
-                      "\n".join(row["provides"]), escape(source), escape(row["licence"]),
-                      f"{human_size(row['size'])}\n{sha}", status)
-    console = Console()
-    console.print(table)
-    for row in rows:
-        if row["note"]:
-            console.print(f"[bold]{row['name']}[/]: {escape(row['note'])}")
+        if row["fix"] and row["state"] != "installed":
+            say(console, Text.assemble((row["name"], "bold"), f": {row['fix']}"), 2)
+        if verbose and row["note"]:
+            say(console, Text(f"{row['name']}: {row['note']}", style="dim"), 2)
+    if not verbose:
+        say(console, Text("sources, licences, sha256 and notes in full: --verbose or "
+                          "--format json", style="dim"))
 
 
 @datasets_app.command("fetch")
@@ -79,7 +83,7 @@ def fetch(
     from .transfers import download_progress, reporter
 
     if all_ == bool(names):
-        raise _fail(ValueError("give entry names or --all (not both)"), 2)
+        raise fail(ValueError("give entry names or --all (not both)"), 2)
     chosen = [e for e in zoo.ENTRIES.values() if e.kind != "manual"] if all_ \
         else [_entry(name) for name in names]
     entries = list({e.name: e for e in chosen}.values())
@@ -114,7 +118,7 @@ def add(
     try:
         record = zoo.add(entry, folder)
     except zoo.DatasetError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     counts = ", ".join(f"{k} {v}" for k, v in record["counts"].items())
     typer.echo(f"{entry.name}: installed in {entry.data} ({counts}; sha256 {record['sha256']})")
 

@@ -24,6 +24,14 @@ DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, e
                          errno.EPERM})
 
 
+def fail(exc: Exception | str, code: int = FAILED) -> Exception:
+    """Say ``error: …`` on stderr; returns the ``typer.Exit`` to raise with ``code``."""
+    import typer
+
+    typer.secho(f"error: {exc}", fg="red", err=True)
+    return typer.Exit(code)
+
+
 def debug() -> bool:
     """Whether the user asked for tracebacks (``SRARENA_DEBUG=1``)."""
     return os.environ.get("SRARENA_DEBUG", "").strip().lower() not in ("", "0", "false", "no")

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from .errors import fail
 from .layout import Format, emit_json, format_option, json_option, wants_json
 
 weights_app = typer.Typer(
@@ -26,18 +27,13 @@ _SHA_LEGEND = (
 )
 
 
-def _fail(exc: Exception, code: int = 1) -> typer.Exit:
-    typer.secho(f"error: {exc}", fg="red", err=True)
-    return typer.Exit(code)
-
-
 def _find(name: str) -> Any:
     from .. import weights
 
     try:
         return weights.find(name)
     except weights.UnknownWeights as exc:
-        raise _fail(exc, 2) from None
+        raise fail(exc, 2) from None
 
 
 def _columns() -> list[Any]:
@@ -152,7 +148,7 @@ def fetch(
     from .transfers import download_progress
 
     if all_ == bool(names):
-        raise _fail(ValueError("give weight set names or --all (not both)"), 2)
+        raise fail(ValueError("give weight set names or --all (not both)"), 2)
     console = Console(stderr=True)
     if all_:
         declared = [d.weights for d in weights.declared().values()]
@@ -204,7 +200,7 @@ def add(
 
     importer = _importer(name)
     if importer is None and new_name is not None:
-        raise _fail(ValueError(f"--name applies to importers; {name!r} is a weight set "
+        raise fail(ValueError(f"--name applies to importers; {name!r} is a weight set "
                                "(its files keep their declared names)"), 2)
     ws = None if importer is not None else _find(name)
     with _hub_files(files) as paths:
@@ -213,7 +209,7 @@ def add(
         try:
             results = validate.add(ws, [path for _, path in paths])
         except weights.WeightsError as exc:
-            raise _fail(exc) from None
+            raise fail(exc) from None
     for st in results:
         typer.echo(f"{ws.name}/{st.filename}: installed, sha256 {st.sha256} ({st.describe()})")
 
@@ -240,7 +236,7 @@ def _hub_files(args: list[str]) -> Iterator[list[tuple[str, Path]]]:
                 try:
                     path = hub.download(arg, reporter(progress, arg))
                 except (ValueError, weights.WeightsError) as exc:
-                    raise _fail(exc) from None
+                    raise fail(exc) from None
                 staged.append(path)
                 paths.append((arg, path))
         yield paths
@@ -293,7 +289,7 @@ def verify(
     try:
         rows = weights.overview(names or None, rehash=True)
     except weights.UnknownWeights as exc:
-        raise _fail(exc, 2) from None
+        raise fail(exc, 2) from None
     if wants_json(output, as_json):
         emit_json(rows)
     else:
