@@ -59,6 +59,7 @@ GENERATE_OPTIONS: dict[str, Any] = {
     "truncation_psi": 1.0,   # generate.py --trunc
     "noise_mode": "const",   # generate.py --noise-mode: const | random | none
 }
+NOISE_MODES = ("const", "random", "none")
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from srarena import Resources, Source, UpscalerSpec, WeightFile, WeightSet, hookimpl
 
-from .config import GENERATE_OPTIONS, TRAIN_OPTIONS
+from .config import GENERATE_OPTIONS, NOISE_MODES, TRAIN_OPTIONS
 
 SRARENA_API = 1
 
@@ -75,6 +75,7 @@ def srarena_register_upscalers(register):
             url=OFFICIAL_CODE,
             resources=Resources(gpus=1.0, memory_gb=8.0, needs_gpu=True),
             options={**TRAIN_OPTIONS, **GENERATE_OPTIONS},
+            option_choices={"noise_mode": NOISE_MODES},
             published_results="srarena_apa:published.json",
         )
     )
@@ -94,6 +95,7 @@ def srarena_register_upscalers(register):
             url=OFFICIAL_CODE,
             resources=Resources(memory_gb=4.0),
             options=dict(GENERATE_OPTIONS),
+            option_choices={"noise_mode": NOISE_MODES},
             published_results="srarena_apa:published.json",
         )
     )

@@ -16,9 +16,15 @@ from srarena.kit import from_uint8
 
 from . import checkpoint as ckpt
 from .arch.networks import Generator
-from .config import GENERATE_OPTIONS, TRAIN_OPTIONS, TrainConfig, check_options, resolve
+from .config import (
+    GENERATE_OPTIONS,
+    NOISE_MODES,
+    TRAIN_OPTIONS,
+    TrainConfig,
+    check_options,
+    resolve,
+)
 
-NOISE_MODES = ("const", "random", "none")
 CPU_TRAINING_LIMIT = 64  # largest resolution fit() trains at off CUDA (tests, smoke runs)
 
 

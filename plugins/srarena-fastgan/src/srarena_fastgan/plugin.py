@@ -24,6 +24,11 @@ OPTIONS: dict[str, object] = {
     "eval_batch": 16,  # eval.py --batch, used by generation="official"
 }
 
+GENERATION_MODES = ("ema-eval", "official")
+GENERATORS = ("ema", "live")
+CHOICES = {"generation": GENERATION_MODES, "generator": GENERATORS}
+"""The values of the options that take one of a few (bench refuses any other up front)."""
+
 PRETRAINED_OPTIONS: dict[str, object] = {
     "generator": "ema",  # or "live": all_<iter>.pth's trained generator 'g' without its EMA
     "generation": "ema-eval",
@@ -103,6 +108,7 @@ def srarena_register_upscalers(register):
             url=OFFICIAL_CODE,
             resources=Resources(gpus=1.0, memory_gb=24.0),
             options=dict(OPTIONS),
+            option_choices={"generation": GENERATION_MODES},
             generation_options=("generation", "eval_batch"),
             published_results="srarena_fastgan:published.json",
         )
@@ -132,6 +138,7 @@ def srarena_register_upscalers(register):
             url=OFFICIAL_CODE,
             resources=Resources(memory_gb=4.0),
             options=dict(PRETRAINED_OPTIONS),
+            option_choices=CHOICES,
             generation_options=("generation", "eval_batch"),
         )
     )

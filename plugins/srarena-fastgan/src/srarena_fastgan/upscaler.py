@@ -13,11 +13,15 @@ from srarena import Context, GenerativeUpscaler, InputRefused, UpscaleResult, Up
 
 from . import checkpoint as ckpt
 from .arch import SIZES
-from .plugin import CHECKPOINT_FILE, OPTIONS, PRETRAINED_OPTIONS
+from .plugin import (
+    CHECKPOINT_FILE,
+    GENERATION_MODES,
+    GENERATORS,
+    OPTIONS,
+    PRETRAINED_OPTIONS,
+)
 from .training import FitConfig, ImageStream, Trainer, prepare_images
 
-GENERATION_MODES = ("ema-eval", "official")
-GENERATORS = ("ema", "live")
 FIT_OPTIONS = ("iterations", "batch_size", "ngf", "ndf", "nz", "policy", "save_interval")
 
 
