@@ -152,3 +152,14 @@ def test_a_merged_column_keeps_its_own_rule_for_long_words():
     assert lines[0].split() == ["name", "fix"] and max(len(line) for line in lines) <= 40
     assert "spandrel:swinir" in text.split() and "not shown" not in text
     assert long_file not in text and "".join(text.split()).count(long_file) == 1  # folded
+
+
+def test_an_indented_name_keeps_its_indent_and_stays_whole():
+    """A whole column is as wide as its longest word plus the indent before it, so an
+    indented name is not folded by the two spaces before it."""
+    long_file = "003_realSR_BSRGAN_DFOWMFC_s64w8_SwinIR-L_x4_GAN.pth"
+    columns = [Column("name", whole=True), Column("status", whole=True)]
+    data = [{"name": "spandrel-swinir-l-x4-real", "status": "0/1"},
+            {"name": f"  {long_file}", "status": "missing"}]
+    lines = render(80, columns, data).splitlines()
+    assert any(line.startswith(f"  {long_file} ") for line in lines), "\n".join(lines)

@@ -351,8 +351,10 @@ def test_cli_add_good_then_list_says_trusted_on_first_use(env):
     sha = hashlib.sha256(env.good.read_bytes()).hexdigest()
     assert f"tiny-weights/tiny.pth: installed, sha256 {sha}" in result.stdout
     table = _cli("weights", "list").stdout
-    line = next(line for line in table.splitlines() if " tiny.pth " in line)
-    assert line.split()[2:5] == ["recorded", "first", "use"]  # set, file, status, sha256
+    lines = table.splitlines()
+    line = next(line for line in lines if line.startswith("tiny.pth "))
+    assert line.split()[:4] == ["tiny.pth", "recorded", "first", "use"]  # file, status, sha256
+    assert lines[lines.index(line) - 1].split()[:2] == ["tiny-weights", "1/1"]  # its set above
     assert "first use = recorded here at first use (trust on first use)" in table
     (row,) = [r for r in json.loads(_cli("weights", "list", "--format", "json").stdout)
               if r["weights"] == "tiny-weights"]

@@ -113,9 +113,17 @@ def _plain(cell: Cell) -> str:
 
 
 def _longest_word(text: str) -> int:
+    """The widest word, a line's indent counted with its first word (an indented name
+    stays on one line)."""
     from rich.cells import cell_len
 
-    return max((cell_len(word) for word in text.split()), default=0)
+    widths = []
+    for line in text.splitlines():
+        words = line.split()
+        if words:
+            indent = cell_len(line) - cell_len(line.lstrip())
+            widths += [indent + cell_len(words[0]), *(cell_len(w) for w in words[1:])]
+    return max(widths, default=0)
 
 
 def _longest_line(text: str) -> int:

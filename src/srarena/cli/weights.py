@@ -40,8 +40,7 @@ def _columns() -> list[Any]:
     from .layout import Column
 
     return [
-        Column("weights", "weight set", priority=2, whole=True, merge_into="file"),
-        Column("file", whole=True),
+        Column("file", "weight set / file", whole=True),
         Column("status", whole=True),
         Column("checksum", "sha256", priority=1, whole=True),
         Column("get", priority=1, whole=True),
@@ -51,23 +50,29 @@ def _columns() -> list[Any]:
     ]
 
 
-def _cells(row: dict[str, Any]) -> dict[str, Any]:
-    """One listing row's cells: the state coloured, sources shortened to their hosts."""
+def _grouped(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The listing's cells: a line per weight set in bold (its files present of all, how it
+    is got, where from, who uses it), then a line per file of it (state coloured, where the
+    sha256 comes from, size)."""
     from rich.text import Text
 
     from ..weights.cache import CHECKSUM_WORD
     from .transfers import human_size
 
-    return {
-        "weights": row["weights"],
-        "file": row["file"],
-        "status": Text(row["state"], style=_COLOURS[row["state"]]),
-        "checksum": CHECKSUM_WORD[row["checksum"]],
-        "get": row["get"],
-        "source": " ".join(row.get("hosts") or ()),
-        "size": human_size(row["size"]),
-        "used": " ".join(user.split(":", 1)[1] for user in row.get("users", ())),
-    }
+    cells: list[dict[str, Any]] = []
+    for row in rows:
+        if not cells or cells[-1]["set"] != row["weights"]:
+            files = [r for r in rows if r["weights"] == row["weights"]]
+            present = f"{sum(r['ok'] for r in files)}/{len(files)}"
+            cells.append({"set": row["weights"], "file": Text(row["weights"], style="bold"),
+                          "status": Text(present, style="bold"), "get": row["get"],
+                          "source": " ".join(row.get("hosts") or ()),
+                          "used": " ".join(u.split(":", 1)[1] for u in row.get("users", ()))})
+        cells.append({"set": row["weights"], "file": row["file"],
+                      "status": Text(row["state"], style=_COLOURS[row["state"]]),
+                      "checksum": CHECKSUM_WORD[row["checksum"]],
+                      "size": human_size(row["size"])})
+    return cells
 
 
 def _print_listing(title: str, rows: list[dict[str, Any]], verbose: bool) -> None:
@@ -78,7 +83,7 @@ def _print_listing(title: str, rows: list[dict[str, Any]], verbose: bool) -> Non
     from .layout import print_table
 
     console = Console()
-    print_table(console, _columns(), [_cells(row) for row in rows], title=title,
+    print_table(console, _columns(), _grouped(rows), title=title,
                 more="--verbose or --format json")
     manual: dict[str, str] = {}
     for row in rows:
