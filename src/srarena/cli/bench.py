@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from .errors import EXIT_CODES
+from .errors import EXIT_CODES, INTERRUPTED, USAGE
 
 
 def register(app: typer.Typer) -> None:
@@ -170,7 +170,7 @@ def run_bench(
             metrics = [m for m in DEFAULT_METRICS if m in registry.metrics]
     except UnknownComponent as exc:
         console.print(f"[red]error:[/] {exc}")
-        return 2
+        return USAGE
     datasets = datasets or ["samples"]
     parsed = parse_options(options)
     specs = {name: registry.upscaler(name) for name in names}
@@ -182,7 +182,7 @@ def run_bench(
     for problem in problems:
         console.print(f"[red]error:[/] {problem}")
     if problems:
-        return 2
+        return USAGE
     config = BenchConfig(
         upscalers=names, datasets=datasets, metrics=metrics, scale=scale,
         device=device, precision=precision, tile=tile, seed=seed, weights=weights,
@@ -194,7 +194,7 @@ def run_bench(
         out = Path("runs") / f"bench-x{scale}-{content_key(identity)[:10]}"
     runner = _executor(executor, address, console)
     if runner is None:
-        return 2
+        return USAGE
     bench = Bench(registry, config, out, None, runner, wait=wait)  # checks settings, device
     console.print(f"run folder: [bold]{out}[/]")
     with RichReporter(console) as reporter:
@@ -203,7 +203,7 @@ def run_bench(
             summary = bench.run()
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: rerun the same command to resume")
-            return 130
+            return INTERRUPTED
     print_summary(console, out, summary, verbose)
     return summary.exit_code
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import errno
 import os
 
-OK, FAILED, USAGE, ENVIRONMENT, INTERRUPTED = 0, 1, 2, 3, 130
+FAILED, USAGE, ENVIRONMENT, INTERRUPTED = 1, 2, 3, 130
+"""The exit statuses besides 0 (see :data:`EXIT_CODES`)."""
 
 EXIT_CODES = """Exit status: 0 when everything that could run succeeded (skipped upscalers, metrics
 and empty datasets are listed, not failures); 1 when an item failed (an image, an output, a
