@@ -311,13 +311,13 @@ def test_a_full_disk_at_the_database_is_one_line_and_resumes_exactly(
     put = Store._put
     calls = {"outputs": 0}
 
-    def full_after_five(self, table, row):
+    def full_after_five(self, table, row, then=None):
         if table == "outputs":
             calls["outputs"] += 1
             if calls["outputs"] > 5:  # as SQLite answers on a full disk, inside the store
                 with self._guard("write"):
                     raise sqlite3.OperationalError("database or disk is full")
-        return put(self, table, row)
+        return put(self, table, row, then)
 
     monkeypatch.setattr(Store, "_put", full_after_five)
     code, text = srarena_main(monkeypatch, capsys, *args, "--out", str(tmp_path / "run"))

@@ -18,7 +18,7 @@ import re
 import sqlite3
 import time
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -207,7 +207,10 @@ class Store:
         return json.loads(row[0]) if row else default
 
     # rows ------------------------------------------------------------------
-    def _put(self, table: str, row: Mapping[str, Any]) -> None:
+    def _put(self, table: str, row: Mapping[str, Any],
+             then: Callable[[], Any] | None = None) -> Any:
+        """Insert (or replace) a row and run ``then`` in the same transaction; returns what
+        ``then`` returns."""
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         values = [
@@ -216,7 +219,9 @@ class Store:
         with self._guard("write"):
             self.db.execute(f"INSERT OR REPLACE INTO {table} ({columns}) VALUES ({marks})",
                             values)
+            done = then() if then is not None else None
             self.db.commit()
+        return done
 
     def put_input(self, **row: Any) -> None:
         self._put("inputs", row)
@@ -226,34 +231,33 @@ class Store:
 
     def put_output(self, **row: Any) -> list[str]:
         """Write an output row. An ``ok`` row supersedes every other row of the same
-        (upscaler, dataset, image): they were made from an input that has changed since, and
-        are deleted with their scores. Returns the paths the deleted rows pointed at."""
-        self._put("outputs", {"created": time.time(), **row})
+        (upscaler, dataset, image), made from an input that has changed since: they are
+        deleted with their scores, in the same transaction. Returns the paths the deleted rows
+        pointed at, other than this row's."""
+        row = {"created": time.time(), **row}
         if row.get("status") != "ok":
+            self._put("outputs", row)
             return []
-        with self._guard("write"):
-            where = ("upscaler = ? AND dataset = ? AND image_id = ? AND output_key != ?",
-                     (row["upscaler"], row["dataset"], row["image_id"], row["output_key"]))
-            stale = self.db.execute(f"SELECT output_key, path FROM outputs WHERE {where[0]}",
-                                    where[1]).fetchall()
-            if not stale:
-                return []
-            keys = [key for key, _ in stale]
-            marks = ",".join("?" for _ in keys)
-            self.db.execute(f"DELETE FROM scores WHERE output_key IN ({marks})", keys)
-            self.db.execute(f"DELETE FROM outputs WHERE output_key IN ({marks})", keys)
-            self.db.commit()
-        return [path for _, path in stale if path and path != row.get("path")]
+        stale = self._put("outputs", row, lambda: self._delete_outputs(
+            "upscaler = ? AND dataset = ? AND image_id = ? AND output_key != ?",
+            (row["upscaler"], row["dataset"], row["image_id"], row["output_key"])))
+        return [path for path in stale if path != row.get("path")]
 
     def drop_outputs(self, upscaler: str) -> list[str]:
         """Delete every output row of an upscaler with its scores; returns their paths."""
         with self._guard("write"):
-            paths = [p for (p,) in self.db.execute(
-                "SELECT path FROM outputs WHERE upscaler = ? AND path IS NOT NULL", (upscaler,))]
-            self.db.execute("DELETE FROM scores WHERE output_key IN "
-                            "(SELECT output_key FROM outputs WHERE upscaler = ?)", (upscaler,))
-            self.db.execute("DELETE FROM outputs WHERE upscaler = ?", (upscaler,))
+            paths = self._delete_outputs("upscaler = ?", (upscaler,))
             self.db.commit()
+        return paths
+
+    def _delete_outputs(self, where: str, params: tuple[Any, ...]) -> list[str]:
+        """Delete the output rows ``where`` holds, with their scores (no commit); returns the
+        paths they pointed at."""
+        paths = [p for (p,) in self.db.execute(
+            f"SELECT path FROM outputs WHERE path IS NOT NULL AND {where}", params)]
+        self.db.execute("DELETE FROM scores WHERE output_key IN "
+                        f"(SELECT output_key FROM outputs WHERE {where})", params)
+        self.db.execute(f"DELETE FROM outputs WHERE {where}", params)
         return paths
 
     def forget_scores(self, output_key: str) -> None:
@@ -319,17 +323,13 @@ class Store:
         """Score keys among ``keys`` that are final (ok, or refused by the metric)."""
         done: set[str] = set()
         keys = list(keys)
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" for _ in chunk)
-            done.update(
-                k
-                for (k,) in self.db.execute(
-                    f"SELECT score_key FROM scores WHERE status IN ('ok', 'refused') "
-                    f"AND score_key IN ({marks})",
-                    chunk,
-                )
-            )
+        with self._guard("read"):
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" for _ in chunk)
+                done.update(k for (k,) in self.db.execute(
+                    "SELECT score_key FROM scores WHERE status IN ('ok', 'refused') "
+                    f"AND score_key IN ({marks})", chunk))
         return done
 
 

@@ -21,8 +21,7 @@ cannot do what was asked (disk full or read-only, no GPU, an output larger than 
 rerun the same command once it is fixed); 130 when interrupted (rerun the same command to
 resume). SRARENA_DEBUG=1 shows the traceback of an error."""
 
-DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES,
-                         errno.EPERM})
+PERMISSION_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
 
 
 def fail(exc: Exception | str, code: int = FAILED) -> Exception:
@@ -71,9 +70,10 @@ def _disk_message(exc: OSError) -> str:
 
 def exit_status(exc: BaseException) -> tuple[int, str] | None:
     """``(status, message)`` for an error a user can act on; None for a bug (re-raised)."""
+    from ..engine.work import ENVIRONMENT_ERRNOS
     from ..store import StoreError
 
-    if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+    if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS | PERMISSION_ERRNOS:
         return ENVIRONMENT, _disk_message(exc)
     if isinstance(exc, _environment_errors()):
         text = str(exc)

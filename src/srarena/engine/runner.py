@@ -100,9 +100,7 @@ class Bench:
         for stale in self.folder.rglob(".tmp-*"):  # left by a killed run
             stale.unlink(missing_ok=True)
         self.pins = pinned.load(self.store)
-        found = pinned.conflicts(self.pins, self.wanted)
-        if found:
-            raise pinned.refusal(self.folder, found)
+        self._refuse_conflicts()  # the settings: before anything opens
         pool = make_pool(self.workers)
         self._open_metrics()
         self.scorer = Scorer(self.metrics, pool, in_flight(self.workers), lambda: self.clock)
@@ -123,6 +121,13 @@ class Bench:
             close_all(self.metrics.values())
             self.executor.close()
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _refuse_conflicts(self) -> None:
+        """Raise :class:`~.pinned.RunConflict` when what this run has asked for so far
+        differs from the folder's pins."""
+        found = pinned.conflicts(self.pins, self.wanted)
+        if found:
+            raise pinned.refusal(self.folder, found)
 
     def _finish_run(self) -> None:
         self.summary.failures = self.store.failures()
@@ -161,9 +166,7 @@ class Bench:
                 self.record.skip("metric", name, f"failed to load: {type(exc).__name__}: {exc}")
                 continue
             self.wanted.metrics[name] = {"version": spec.version, "options": spec.options}
-        found = pinned.conflicts(self.pins, self.wanted)
-        if found:
-            raise pinned.refusal(self.folder, found)
+        self._refuse_conflicts()  # the metrics: before the inputs are read
 
     def _read_datasets(self, pool: Any) -> list[DatasetGroup]:
         from ..datasets import DatasetError, EmptyDataset, open_dataset
@@ -295,9 +298,7 @@ class Bench:
                 self.wanted.generation[name] = {key: options.get(key)
                                                 for key in spec.generation_options}
             planned.append((spec, chain, weight_paths, weights_hash))
-        found = pinned.conflicts(self.pins, self.wanted)
-        if found:
-            raise pinned.refusal(self.folder, found)
+        self._refuse_conflicts()  # the upscalers: before any job
         limits.check_outputs(self._largest_outputs(planned, groups), self.config.max_memory_gb)
         for name in pinned.regenerated(self.pins, self.wanted):
             dropped = self.store.drop_outputs(name)
