@@ -101,8 +101,8 @@ def to_rgb(image: np.ndarray, premultiplied: bool = False) -> np.ndarray:
         raise ImageError(f"unusable image of shape {image.shape}")
     if image.shape[-1] == 3 and image.dtype == np.float32:
         return image
-    samples = (image.astype(np.float64) / 255.0 if image.dtype == np.uint8
-               else image.astype(np.float64))
+    samples = (image / 255.0 if image.dtype == np.uint8
+               else image.astype(np.float64, copy=False))
     if samples.shape[-1] in (2, 4):
         colour = samples[..., :-1]
         samples = colour if premultiplied else colour * samples[..., -1:]

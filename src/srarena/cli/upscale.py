@@ -41,6 +41,7 @@ def _upscale(inputs: list[Path], output: Path, name: str, scale: int, weights: P
              device: str, precision: str, tile: int | None, seed: int,
              option: list[str]) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from .. import weights as weights_service
     from ..components import Context
@@ -89,6 +90,8 @@ def _upscale(inputs: list[Path], output: Path, name: str, scale: int, weights: P
             continue
         save_png(target, result.image)
         console.print(f"{source} → {target} ({chain.label()}{_notes(result.info)})")
+        for warning in result.warnings:  # a defect of the upscaler: its author needs to see it
+            console.print(f"[yellow]warning[/] {source}: {escape(warning)}")
     close_all(instances.values())
     return 1 if failed else 0
 

@@ -290,12 +290,11 @@ def gaussian8_sigmas(
 
 
 def centred_gaussian(sigma: float, size: int = GAUSSIAN8_SIZE) -> np.ndarray:
-    """An isotropic Gaussian on the integer offsets of an odd ``size``, normalised."""
+    """An isotropic Gaussian on the integer offsets of an odd ``size``, normalised (the
+    Gaussian-8 kernel: :func:`gaussian` at scale 1)."""
     if sigma <= 0 or size < 1 or size % 2 == 0:
         raise ValueError("need sigma > 0 and an odd kernel size")
-    offsets = np.arange(size, dtype=np.float64) - size // 2
-    weights = np.exp(-(offsets[None, :] ** 2 + offsets[:, None] ** 2) / (2.0 * sigma**2))
-    return weights / weights.sum()
+    return gaussian(1, sigma, size=size)
 
 
 def _cubic(x: np.ndarray) -> np.ndarray:

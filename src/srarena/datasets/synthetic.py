@@ -57,6 +57,16 @@ def gaussian8_id(sigma: float, image_id: str) -> str:
     return f"sigma{round(sigma, 4):g}/{image_id}"
 
 
+def gaussian8_kernel(image_id: str, scale: int, sigmas: list[float]) -> degrade.Kernel:
+    """The kernel of a Gaussian-8 item: the width of its id's ``sigma<width>/`` prefix, as
+    :func:`gaussian8_id` wrote it from one of ``sigmas``."""
+    prefix = image_id.split("/", 1)[0] + "/"
+    sigma = next((s for s in sigmas if gaussian8_id(s, "") == prefix), None)
+    if sigma is None:
+        raise KeyError(f"{image_id!r} is not a Gaussian-8 item of these widths")
+    return degrade.Kernel(degrade.centred_gaussian(sigma), scale, "gaussian8", {"sigma": sigma})
+
+
 class DegradedDataset(FolderDataset):
     """LR images made from an HR folder, with the HR kept for full-reference metrics."""
 
@@ -111,8 +121,6 @@ class DegradedDataset(FolderDataset):
             self.sigmas = degrade.gaussian8_sigmas(self.scale, low, high)
         except ValueError as exc:
             raise DatasetError(f"{source}: {exc}") from None
-        self.sigma, self.noise = None, 0.0
-        self.sigma_range = (self.sigmas[0], self.sigmas[-1])
 
     def default_name(self) -> str:
         return f"{self.root.name or 'hr'}-{self.kind}-x{self.scale}"
@@ -121,9 +129,7 @@ class DegradedDataset(FolderDataset):
         """The blur kernel of one image (a function of the seed and the id only; for
         gaussian8, of the ``sigma<width>/`` prefix of the id)."""
         if self.kind == "gaussian8":
-            sigma = float(image_id.split("/", 1)[0].removeprefix("sigma"))
-            return degrade.Kernel(degrade.centred_gaussian(sigma), self.scale, "gaussian8",
-                                  {"sigma": sigma})
+            return gaussian8_kernel(image_id, self.scale, self.sigmas)
         digest = hashlib.sha256(image_id.encode("utf-8")).digest()
         rng = np.random.default_rng([self.seed, int.from_bytes(digest[:8], "big")])
         if self.kind == "div2krk":
@@ -164,7 +170,7 @@ class DegradedDataset(FolderDataset):
 
     def describe(self) -> dict[str, Any]:
         if self.kind == "gaussian8":
-            return {**FolderDataset.describe(self), "scale": self.scale, "kernel": self.kind,
+            return {**super().describe(), "scale": self.scale, "kernel": self.kind,
                     "sigmas": self.sigmas, "protocol": degrade.GAUSSIAN8_PROTOCOL}
         return {
             **super().describe(),

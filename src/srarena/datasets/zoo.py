@@ -17,7 +17,6 @@ Dataset sources (``-d div2krk-x4``, ``-d gaussian8-x4``, ``-d study``) read from
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import re
@@ -26,16 +25,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .. import weights
 from ..atomic import atomic_write_text
 from . import archives
-from .files import IMAGE_EXTENSIONS, DatasetError
+from .files import IMAGE_EXTENSIONS, DatasetError, is_hidden
+
+if TYPE_CHECKING:
+    from ..weights.download import DownloadProgress as Progress
 
 MARKER = ".srarena-dataset.json"
 DATA = "data"
-Progress = Callable[[str, int, "int | None"], None]
 
 
 class FetchError(DatasetError):
@@ -80,6 +81,11 @@ class Entry:
     def data(self) -> Path:
         return self.folder / DATA
 
+    @property
+    def part(self) -> Path | None:
+        """Where the archive's download accumulates (None without an archive)."""
+        return self.folder / (self.archive + ".part") if self.archive else None
+
 
 def home() -> Path:
     """Where fetched datasets live: ``datasets/`` beside the weights cache."""
@@ -90,7 +96,7 @@ def home() -> Path:
 
 
 def _is_image(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".") \
+    return path.is_file() and not is_hidden(path.name) \
         and path.suffix.lower() in IMAGE_EXTENSIONS
 
 
@@ -102,7 +108,7 @@ def _find_root(tree: Path, required: tuple[str, ...], depth: int = 3) -> Path:
             if all((folder / name).is_dir() for name in required):
                 return folder
         level = [child for folder in level for child in folder.iterdir()
-                 if child.is_dir() and not child.name.startswith((".", "__MACOSX"))]
+                 if child.is_dir() and not is_hidden(child.name)]
     raise FetchError(f"the download holds no folder with {', '.join(required)} (searched "
                      f"{depth} levels deep); the archive's layout is not the expected one")
 
@@ -111,7 +117,7 @@ def _copy_group(source: Path, target: Path, pattern: re.Pattern[str] | None = No
     target.mkdir(parents=True, exist_ok=True)
     count = 0
     for path in sorted(source.iterdir()):
-        if path.is_file() and not path.name.startswith(".") and (
+        if path.is_file() and not is_hidden(path.name) and (
                 pattern.fullmatch(path.name) if pattern else _is_image(path)):
             shutil.copyfile(path, target / path.name)
             count += 1
@@ -156,8 +162,7 @@ def _study_candidates(tree: Path) -> dict[str, list[Path]]:
     """Folders named after a study dataset, outside the techniques' output folders."""
     found: dict[str, list[Path]] = {}
     for folder, dirs, _ in os.walk(tree):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__MACOSX"
-                         and d.lower() not in STUDY_TECHNIQUES)
+        dirs[:] = sorted(d for d in dirs if not is_hidden(d) and d.lower() not in STUDY_TECHNIQUES)
         name = Path(folder).name.lower()
         name = STUDY_ALIASES.get(name, name)
         if name in STUDY_DATASETS and Path(folder) != tree:
@@ -169,8 +174,7 @@ def _study_images(folder: Path) -> dict[str, Path]:
     """The LR images (``low_NNN.*``) under one dataset folder, by stem."""
     images: dict[str, Path] = {}
     for sub, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d.lower() not in STUDY_TECHNIQUES
-                         and not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if d.lower() not in STUDY_TECHNIQUES and not is_hidden(d))
         for name in sorted(names):
             path = Path(sub) / name
             if _is_image(path) and STUDY_LR.fullmatch(path.stem):
@@ -337,8 +341,7 @@ def state(entry: Entry) -> str:
     record = marker(entry)
     if record and entry.data.is_dir():
         return "installed"
-    part = entry.folder / (entry.archive + ".part") if entry.archive else None
-    if part is not None and part.is_file():
+    if entry.part is not None and entry.part.is_file():
         return "partial"
     return "manual" if entry.kind == "manual" else "missing"
 
@@ -393,14 +396,23 @@ def _check_counts(entry: Entry, counts: dict[str, int], exact: bool = True) -> N
         raise FetchError(f"{entry.name}: the files do not match the expected layout: {found}")
 
 
-def _install(entry: Entry, tree: Path, sha256: str, size: int | None, source: str,
-             exact: bool = True) -> dict[str, Any]:
-    """Lay the downloaded ``tree`` out, count it and swap it in as ``data/`` in one rename."""
+def _install(entry: Entry, tree: Path, source: str, sha256: str | None = None,
+             size: int | None = None, exact: bool = True, checked: bool = False,
+             ) -> dict[str, Any]:
+    """Lay the downloaded ``tree`` out, count it and swap it in as ``data/`` in one rename.
+
+    Without ``sha256`` (a tree that came as files, not as one archive) the sha256 is that of
+    the laid-out files, checked against the entry's reference when ``checked``.
+    """
     staging = entry.folder / ".data-staging"
     archives.remove_tree(staging)
     counts = entry.layout(tree, staging)
     try:
         _check_counts(entry, counts, exact)
+        if sha256 is None:
+            sha256 = tree_sha256(staging)
+            if checked:
+                _checked(entry, sha256, source)
     except FetchError:
         archives.remove_tree(staging)
         raise
@@ -448,7 +460,8 @@ def fetch(entry: Entry, progress: Progress | None = None, force: bool = False) -
 def _fetch_https(entry: Entry, progress: Progress | None) -> dict[str, Any]:
     from ..weights.download import download
 
-    part = entry.folder / (entry.archive + ".part")
+    part = entry.part
+    assert part is not None, f"{entry.name} downloads no archive"
     failures = []
     for url in entry.urls:
         try:
@@ -466,7 +479,7 @@ def _fetch_https(entry: Entry, progress: Progress | None) -> dict[str, Any]:
             extracted = entry.folder / ".extracted"
             archives.remove_tree(extracted)
             archives.extract(part, extracted)
-            record = _install(entry, extracted, sha256, size, url)
+            record = _install(entry, extracted, url, sha256, size)
         except DatasetError:
             part.unlink(missing_ok=True)
             archives.remove_tree(entry.folder / ".extracted")
@@ -478,12 +491,10 @@ def _fetch_https(entry: Entry, progress: Progress | None) -> dict[str, Any]:
 
 
 def tree_sha256(folder: Path) -> str:
-    """One sha256 naming a folder's files by relative path and content."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        rel = path.relative_to(folder).as_posix()
-        digest.update(f"{rel}\0{weights.sha256_file(path)}\n".encode())
-    return digest.hexdigest()
+    """One sha256 naming a folder's files by relative path and content (the weights
+    service's fingerprint of a set of files)."""
+    return weights.fingerprint({p.relative_to(folder).as_posix(): p
+                                for p in folder.rglob("*") if p.is_file()})
 
 
 def _fetch_kaggle(entry: Entry) -> dict[str, Any]:
@@ -502,16 +513,9 @@ def _fetch_kaggle(entry: Entry) -> dict[str, Any]:
                 if re.search(r"401|403|auth|credential", text, re.IGNORECASE) else "")
         raise FetchError(f"{entry.name}: kagglehub could not download {entry.handle}: "
                          f"{text}.{hint}") from None
-    staging = entry.folder / ".kaggle-check"
-    archives.remove_tree(staging)
-    counts = entry.layout(tree, staging)
-    sha256 = tree_sha256(staging)
-    archives.remove_tree(staging)
-    _check_counts(entry, counts)
-    _checked(entry, sha256, f"kaggle:{entry.handle}")
     version = re.search(r"versions[/\\](\d+)", str(tree))
     source = f"kaggle:{entry.handle}" + (f"/versions/{version.group(1)}" if version else "")
-    return _install(entry, tree, sha256, None, source)
+    return _install(entry, tree, source, checked=True)
 
 
 def add(entry: Entry, folder: Path) -> dict[str, Any]:
@@ -520,11 +524,5 @@ def add(entry: Entry, folder: Path) -> dict[str, Any]:
     if not folder.is_dir():
         raise FetchError(f"{folder} is not a folder")
     entry.folder.mkdir(parents=True, exist_ok=True)
-    staging = entry.folder / ".add-check"
-    archives.remove_tree(staging)
-    counts = entry.layout(folder, staging)
-    sha256 = tree_sha256(staging)
-    archives.remove_tree(staging)
-    _check_counts(entry, counts, exact=False)
-    return _install(entry, folder, sha256, None, f"added from {folder}", exact=False)
+    return _install(entry, folder, f"added from {folder}", exact=False)
 

@@ -19,7 +19,7 @@ from ..imageio import ImageError, load_image
 from ..specs import DatasetSpec
 from . import degrade, zoo
 from .files import DatasetError
-from .synthetic import DegradedDataset
+from .synthetic import DegradedDataset, gaussian8_kernel
 
 
 def _scale_of(spec: DatasetSpec) -> int:
@@ -115,7 +115,7 @@ class Gaussian8Dataset(Dataset):
             yield from part.items()
 
     def kernel(self, image_id: str) -> degrade.Kernel:
-        return self._parts()[0].kernel(image_id)
+        return gaussian8_kernel(image_id, self.scale, degrade.gaussian8_sigmas(self.scale))
 
     def describe(self) -> dict[str, Any]:
         parts = self._parts()

@@ -142,6 +142,16 @@ def _notes(notes: Iterable[str]) -> str:
     return "".join(f'<div class="note">{_e(n)}</div>' for n in notes)
 
 
+def _replication(report: Report) -> str:
+    rows = report.replication
+    if not rows:
+        return ""
+    body = _table(replication.HEADER,
+                  ([f"<td>{_e(c)}</td>" for c in replication.cells(r)] for r in rows))
+    return _section("replication", "Replication", body,
+                    _e(f"{replication.INTRO} {replication.counts(rows)}."))
+
+
 def _section(anchor: str, title: str, body: str, intro: str = "") -> str:
     """A top-level section: ``title`` (HTML) as its heading, ``intro`` (HTML) as a muted
     paragraph under it, then ``body``."""
@@ -441,7 +451,7 @@ def render(report: Report) -> str:
     nav = "".join(f'<a href="#{i}">{label}</a>' for i, label, shown in links if shown)
     body = "".join([
         _notes(report.notes), _verdict(report), _leaderboards(report), _plots(report),
-        replication.html(report.replication, _table, _section, _e), _runtime(report),
+        _replication(report), _runtime(report),
         _grids(report), _extremes(report), _kernels(report), _gallery(report),
         _problems(report), _settings(report)])
     return (

@@ -137,6 +137,14 @@ def _kernels(report: Report) -> str:
             + _table(["technique", "image", "kernels"], rows))
 
 
+def _replication(report: Report) -> str:
+    rows = report.replication
+    if not rows:
+        return ""
+    return (f"## Replication\n\n{_c(replication.INTRO)} {_c(replication.counts(rows))}.\n\n"
+            + _table(replication.HEADER, ([_c(c) for c in replication.cells(r)] for r in rows)))
+
+
 def _runtime(report: Report) -> str:
     if not report.runtime:
         return ""
@@ -198,7 +206,7 @@ def render(report: Report) -> str:
         parts.append("## Leaderboards\n\nMean of each technique with its 95 % bootstrap CI and "
                      "its rank (#1 = best); the best in bold.\n\n"
                      + "\n".join(_metric(m) for m in report.metrics))
-    parts += [replication.markdown(report.replication, _table), _runtime(report),
+    parts += [_replication(report), _runtime(report),
               _grids(report), _extremes(report), _kernels(report), _problems(report),
               _settings(report)]
     return "\n".join(p for p in parts if p)

@@ -1,13 +1,14 @@
 """The report's "Replication" section: our values beside the published ones.
 
 ``srarena replicate`` stores its comparison in the run folder (``replication.json``,
-:mod:`srarena.analysis.replication`); this module renders it for the HTML page and the
-Markdown document. A run without one has no such section.
+:mod:`srarena.analysis.replication`); this module gives the section's header, introduction
+and cells, which the HTML page and the Markdown document write with their own escaping. A
+run without one has no such section.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from ..analysis.numbers import fmt
@@ -38,20 +39,3 @@ def counts(rows: Iterable[dict[str, Any]]) -> str:
     for row in rows:
         tally[row["verdict"]] = tally.get(row["verdict"], 0) + 1
     return ", ".join(f"{n} {verdict}" for verdict, n in tally.items())
-
-
-def markdown(rows: list[dict[str, Any]], table: Callable[[Iterable[str], Iterable], str]) -> str:
-    """The section in Markdown (``table`` is the document's table writer)."""
-    if not rows:
-        return ""
-    return (f"## Replication\n\n{INTRO} {counts(rows)}.\n\n"
-            + table(HEADER, ([c.replace("|", "\\|") for c in cells(r)] for r in rows)))
-
-
-def html(rows: list[dict[str, Any]], table: Callable[..., str],
-         section: Callable[..., str], escape: Callable[[Any], str]) -> str:
-    """The section in HTML, built with the page's own table and section writers."""
-    if not rows:
-        return ""
-    body = table(HEADER, ([f"<td>{escape(c)}</td>" for c in cells(r)] for r in rows))
-    return section("replication", "Replication", body, escape(f"{INTRO} {counts(rows)}."))

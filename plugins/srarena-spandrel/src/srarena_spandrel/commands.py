@@ -10,7 +10,7 @@ from srarena.kit import ListFormat, format_option, json_option
 
 from . import manifest, zoo
 from .facts import precision_ok, summary
-from .protocols import default_label
+from .protocols import default_labels
 
 spandrel_app = typer.Typer(
     name="spandrel",
@@ -33,8 +33,7 @@ def rows() -> list[dict]:
                                       if all(precision_ok(f, p) for f in files)],
             "sources": [f.get("source", "") for f in files],
             "licence": entry.get("licence") or "the file's own",
-            "protocols": list(dict.fromkeys(
-                default_label(f"spandrel:{model}", f["architecture"]) for f in files)),
+            "protocols": default_labels(f"spandrel:{model}", files),
         })
     for item in zoo.ZOO:
         found.append({
@@ -42,7 +41,7 @@ def rows() -> list[dict]:
             "models": [summary(item.facts)], "precisions": ["fp32"],
             "sources": [s.describe() for s in item.sources], "licence": item.licence,
             "hosts": list(dict.fromkeys(_host(s) for s in item.sources)),
-            "protocols": [default_label(f"spandrel:{item.name}", item.facts["architecture"])],
+            "protocols": default_labels(f"spandrel:{item.name}", [item.facts]),
         })
     return found
 

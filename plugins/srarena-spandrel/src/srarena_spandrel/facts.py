@@ -108,9 +108,8 @@ def chain_note(scales: Sequence[int]) -> str:
 
 def protocol_note(model: str, files: Sequence[Mapping[str, Any]]) -> str:
     """Which protocol runs the model by default (README: "Faithful use")."""
-    names = [protocols.default_label(upscaler_name(model), facts["architecture"])
-             for facts in files]
-    return (f"runs as {', '.join(dict.fromkeys(names))} by default; -o "
+    names = protocols.default_labels(upscaler_name(model), files)
+    return (f"runs as {', '.join(names)} by default; -o "
             f"{upscaler_name(model)}.protocol=spandrel for spandrel's own call")
 
 

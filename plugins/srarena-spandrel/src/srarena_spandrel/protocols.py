@@ -13,7 +13,8 @@ it comes from.
 
 Every official script reads 8-bit images as ``value / 255`` in float32 and runs the network
 in fp32 unless said otherwise; srarena runs every upscaler at the run's ``--precision``
-(fp32 by default), so :attr:`Protocol.precision` is recorded, not applied.
+(fp32 by default), so :attr:`Protocol.precision` is written down (with the script and the
+lines each protocol comes from, as in the README), not applied.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class Protocol:
     grey: Literal["one channel", "three channels"]
     """What the script writes for a grey input: the luma of the RGB output, or the RGB."""
     precision: str
-    """The script's default precision (recorded: srarena runs at ``--precision``)."""
+    """The script's default precision (written down: srarena runs at ``--precision``)."""
 
     @property
     def label(self) -> str:
@@ -118,8 +119,6 @@ DAT = Protocol(
            "basicsr/utils/img_util.py L66-89",
     pad=None, tile=None, alpha="dropped", grey="three channels", precision="fp32")
 
-PROTOCOLS = {p.name: p for p in (REAL_ESRGAN, BSRGAN, SWINIR, HAT_REAL, HAT, DAT)}
-
 BY_ZOO = {
     "realesrgan-x4plus": REAL_ESRGAN, "realesrgan-x2plus": REAL_ESRGAN,
     "realesr-general-x4v3": REAL_ESRGAN, "bsrgan-x4": BSRGAN, "bsrgan-x2": BSRGAN,
@@ -157,6 +156,11 @@ def default_label(upscaler: str, architecture: str) -> str:
     found = official(upscaler, architecture)
     return found.label if found else \
         f"spandrel (no official protocol recorded for {architecture})"
+
+
+def default_labels(upscaler: str, files: Any) -> list[str]:
+    """:func:`default_label` of each of a model's files (their facts), each once."""
+    return list(dict.fromkeys(default_label(upscaler, f["architecture"]) for f in files))
 
 
 # --- applying a protocol (torch, imported by the caller) -------------------------------------
@@ -210,7 +214,7 @@ def _mirror(tensor: Any, multiple: int, protocol: Protocol) -> Any:
     with its own reflect padding, as it does in the official script."""
     import torch
 
-    always = protocol.pad is not None and protocol.pad.always
+    always = protocol.pad.always  # run() pads only with a protocol that has a Pad
     for dim in (2, 3):
         size = tensor.shape[dim]
         target = (size // multiple + 1) * multiple if always else \
