@@ -150,7 +150,7 @@ def published(registry: Any = None) -> tuple[list[Published], list[Missing], lis
         registry = get_registry()
     references = dict.fromkeys(
         spec.published_results for spec in registry.upscalers.values()
-        if getattr(spec, "published_results", ""))
+        if spec.published_results)
     rows: list[Published] = []
     missing: list[Missing] = []
     problems: list[str] = []
@@ -168,20 +168,13 @@ def published(registry: Any = None) -> tuple[list[Published], list[Missing], lis
 def study_published(techniques: list[str] | None = None) -> list[Published]:
     """The study's per-dataset mean of each technique and metric, with sd and n."""
     from .io import study_scores
-    from .study import technique_stats
 
-    frame = study_scores()
-    rows = []
-    for metric, part in frame.groupby("metric", sort=True):
-        for r in technique_stats(part).itertuples():
-            if techniques and r.upscaler not in techniques:
-                continue
-            rows.append(Published(
-                technique=r.upscaler, upscaler=STUDY_UPSCALERS.get(r.upscaler, r.upscaler),
-                benchmark="study", dataset=r.dataset, scale=8, metric=str(metric),
-                value=float(r.mean), source=STUDY_SOURCE, kernel="unknown (real LR images)",
-                paper=STUDY_PAPER, sd=float(r.std), n=int(r.n)))
-    return rows
+    return [Published(technique=technique, upscaler=STUDY_UPSCALERS.get(technique, technique),
+                      benchmark="study", dataset=dataset, scale=8, metric=metric, value=mean,
+                      source=STUDY_SOURCE, kernel="unknown (real LR images)",
+                      paper=STUDY_PAPER, sd=sd, n=n)
+            for (technique, dataset, metric), (mean, sd, n) in our_stats(study_scores()).items()
+            if not techniques or technique in techniques]
 
 
 def our_stats(frame: pd.DataFrame) -> dict[tuple[str, str, str], tuple[float, float, int]]:

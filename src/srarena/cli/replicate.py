@@ -13,6 +13,8 @@ from typing import Any
 
 import typer
 
+from .errors import INTERRUPTED, USAGE
+
 EXIT_CODES = """Exit status: 0 when every value that could be run was reproduced; 1 when a value
 was not reproduced or a run failed (with --strict also when a value could not be run); 2 for
 a usage error; 130 when interrupted (rerun the same command to resume)."""
@@ -101,18 +103,18 @@ class Replication:
         if study:
             rows, missing = self._study_rows(only)
             if rows is None:
-                return 2
+                return USAGE
             root = out or Path("runs") / "replicate-study"
         else:
             rows, missing = self._technique_rows(technique, benchmarks)
             if rows is None:
-                return 2
+                return USAGE
             root = out or Path("runs") / f"replicate-{technique}"
         groups: dict[tuple[str, str], list[Any]] = {}
         for row in rows:
             groups.setdefault((row.upscaler, row.benchmark), []).append(row)
         code = self._run_groups(groups, root, settings, study)
-        if code in (2, 130):
+        if code in (USAGE, INTERRUPTED):
             return code
         results = replication.compare(rows, self.ours, self.not_run, overrides)
         results += replication.missing_rows(missing)
@@ -126,7 +128,7 @@ class Replication:
     # ----------------------------------------------------------------- rows
     def _usage(self, text: str) -> int:
         self.console.print(f"[red]error:[/] {text}")
-        return 2
+        return USAGE
 
     def _technique_rows(self, technique: str, benchmarks: list[str]) -> tuple[Any, Any]:
         from ..analysis import replication
@@ -176,12 +178,13 @@ class Replication:
             if not installed:
                 return 0
             metrics = sorted({r.metric for rows in groups.values() for r in rows})
-            return self._run(installed, "study", 8, metrics, root / "study", settings, 100)
+            return self._run(installed, "study", 8, metrics, _folder(root, "", "study", True),
+                             settings, 100)
         for (upscaler, bench), rows in groups.items():
             metrics = sorted({r.metric for r in rows})
             code = self._run([upscaler], bench, rows[0].scale, metrics,
-                             root / f"{upscaler}--{bench}", settings, None)
-            if code in (2, 130):
+                             _folder(root, upscaler, bench, False), settings, None)
+            if code in (USAGE, INTERRUPTED):
                 return code
         return 0
 
@@ -201,7 +204,7 @@ class Replication:
             seed=settings["seed"], weights=settings["weights"], generate=generate,
             options=settings["options"], out=folder, executor=settings["executor"],
             address=settings["address"], workers=settings["workers"])
-        if code in (2, 130):
+        if code in (USAGE, INTERRUPTED):
             return code
         self.failed |= code == 1
         self._collect(folder, upscalers, bench)
@@ -253,19 +256,16 @@ class Replication:
         from rich.markup import escape
 
         from .. import weights
-        from ..engine.chain import ScaleError, plan_chain
+        from ..engine.chain import ScaleError, chain_of, weights_for
         from ..weights import download
         from .transfers import download_progress, reporter
 
         spec = self.registry.upscaler(name)
-        if spec.weights is None:
-            return
         try:
-            steps = None if spec.mode == "generative" else plan_chain(spec.scales, scale).steps
+            needed = weights_for(spec, chain_of(spec, scale))
         except ScaleError:
             return
-        needed = spec.weights.for_scales(steps)
-        if not weights.missing_files(needed):
+        if needed is None or not weights.missing_files(needed):
             return
         with download_progress() as progress:
             try:
@@ -295,37 +295,55 @@ class Replication:
 
         root.mkdir(parents=True, exist_ok=True)
         replication.write(root, results)
-        for upscaler, bench in groups:
-            folder = root / ("study" if study else f"{upscaler}--{bench}")
+        folders = {_folder(root, upscaler, bench, study): (upscaler, bench)
+                   for upscaler, bench in groups}  # --study: one folder for every technique
+        for folder, (upscaler, bench) in folders.items():
             if (folder / "results.sqlite").is_file():
                 replication.write(folder, [r for r in results if r["benchmark"] == bench and (
                     study or r["upscaler"] == upscaler)])
 
     def _print(self, results: list[dict[str, Any]]) -> None:
-        from rich.markup import escape
-        from rich.table import Table
+        """Our value beside the published one, fitted to the terminal (names never cut),
+        the sources numbered under the table."""
+        from rich.text import Text
 
         from ..analysis.numbers import fmt
+        from .console import say
+        from .layout import Column, print_table
 
         colours = {"reproduced": "green", "not reproduced": "red", "not run": "yellow",
                    "missing": "yellow"}
-        table = Table(title="Replication: our value beside the published one")
-        for column in ("technique", "benchmark", "dataset", "metric", "published", "ours",
-                       "difference", "tolerance", "verdict"):
-            table.add_column(column)
+        columns = [Column("technique", whole=True), Column("benchmark", whole=True),
+                   Column("dataset", priority=3, merge_into="technique"),
+                   Column("metric", priority=2, whole=True),
+                   Column("published", whole=True, justify="right"),
+                   Column("ours", whole=True, justify="right"),
+                   Column("difference", "diff", priority=1, whole=True, justify="right"),
+                   Column("tolerance", "tol", priority=4, whole=True, justify="right"),
+                   Column("verdict")]
         sources: dict[str, int] = {}
+        cells = []
         for r in results:
-            mark = ""
-            if r.get("source"):
-                mark = f" [{sources.setdefault(r['source'], len(sources) + 1)}]"
-            verdict = f"[{colours[r['verdict']]}]{r['verdict']}[/]"
+            mark = f" [{sources.setdefault(r['source'], len(sources) + 1)}]" \
+                if r.get("source") else ""
+            verdict = Text(r["verdict"], style=colours[r["verdict"]])
             if r["verdict"] in ("not run", "missing") and r.get("reason"):
-                verdict += f": {escape(r['reason'])}"
-            table.add_row(r["technique"], r["benchmark"] or "–", r["dataset"], r["metric"] or "–",
-                          fmt(r["value"]) + mark if r["value"] is not None else "missing",
-                          fmt(r["ours"]), fmt(r["difference"]), fmt(r["tolerance"]), verdict)
-        self.console.print(table)
+                verdict.append(f": {r['reason']}")
+            cells.append({
+                "technique": r["technique"], "benchmark": r["benchmark"] or "–",
+                "dataset": r["dataset"], "metric": r["metric"] or "–",
+                "published": fmt(r["value"]) + mark if r["value"] is not None else "missing",
+                "ours": fmt(r["ours"]), "difference": fmt(r["difference"]),
+                "tolerance": fmt(r["tolerance"]), "verdict": verdict})
+        print_table(self.console, columns, cells,
+                    title="Replication: our value beside the published one",
+                    more="replication.json")
         for source, number in sources.items():
-            self.console.print(f"[{number}] {escape(source)}")
+            say(self.console, Text(f"[{number}] {source}"))
         counts = {v: sum(r["verdict"] == v for r in results) for v in colours}
         self.console.print(", ".join(f"{n} {v}" for v, n in counts.items() if n))
+
+def _folder(root: Path, upscaler: str, bench: str, study: bool) -> Path:
+    """The run folder of one benchmark run: ``study`` for the study (every technique in one
+    run), else ``<upscaler>--<benchmark>``."""
+    return root / ("study" if study else f"{upscaler}--{bench}")

@@ -45,7 +45,7 @@ def _upscale(inputs: list[Path], output: Path, name: str, scale: int, weights: P
 
     from .. import weights as weights_service
     from ..components import Context
-    from ..engine.chain import plan_chain
+    from ..engine.chain import plan_chain, weights_for
     from ..engine.environment import resolve_device
     from ..engine.instances import close_all, open_steps
     from ..engine.single import run_image
@@ -67,7 +67,7 @@ def _upscale(inputs: list[Path], output: Path, name: str, scale: int, weights: P
     single_file = len(inputs) == 1 and output.suffix.lower() in IMAGE_SUFFIXES
     chain = plan_chain(spec.scales, scale)
     try:
-        needed = spec.weights.for_scales(chain.steps) if spec.weights else None
+        needed = weights_for(spec, chain)
         paths = weights_service.resolve(needed, weights) if needed else {}
     except weights_service.WeightsError as exc:
         console.print(f"[red]error:[/] {exc}")

@@ -5,6 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from itertools import combinations_with_replacement
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..specs import UpscalerSpec, WeightSet
 
 
 class ScaleError(ValueError):
@@ -58,3 +62,16 @@ def plan_chain(native: tuple[int, ...] | None, target: int, max_steps: int = 4) 
         raise ScaleError(f"native scales {scales} cannot reach x{target} in {max_steps} passes")
     return Chain(tuple(best_over), target)
 
+
+
+def chain_of(spec: UpscalerSpec, scale: int) -> Chain | None:
+    """How ``spec`` reaches ``scale`` (None for a generative upscaler, which generates at its
+    size); raises :class:`ScaleError`."""
+    return None if spec.mode == "generative" else plan_chain(spec.scales, scale)
+
+
+def weights_for(spec: UpscalerSpec, chain: Chain | None) -> WeightSet | None:
+    """The part of ``spec``'s weight set that a run through ``chain`` needs."""
+    if spec.weights is None:
+        return None
+    return spec.weights.for_scales(chain.steps if chain else None)

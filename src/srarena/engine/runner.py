@@ -30,7 +30,7 @@ from ..specs import UpscalerSpec, WeightSet
 from ..status import Status
 from ..store import Store, normal_id, safe_name
 from . import limits, pinned, plan
-from .chain import Chain, ScaleError, plan_chain
+from .chain import Chain, ScaleError, chain_of, weights_for
 from .config import BenchConfig
 from .environment import environment, resolve_device
 from .executors import Event, Executor, Job, LocalExecutor
@@ -267,13 +267,11 @@ class Bench:
         for name in self.config.upscalers:
             spec = self.registry.upscaler(name)
             try:
-                chain = None if spec.mode == "generative" else plan_chain(spec.scales,
-                                                                          self.config.scale)
+                chain = chain_of(spec, self.config.scale)
             except ScaleError as exc:
                 self.record.skip("upscaler", name, str(exc))
                 continue
-            weights = spec.weights.for_scales(chain.steps if chain else None) \
-                if spec.weights else None
+            weights = weights_for(spec, chain)
             problem, fix = self._upscaler_problem(spec, weights)
             if problem:
                 for group in groups:
