@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give weight set names or --all (not both)")
 
     from srarena import weights
+    from srarena.cli.transfers import download_progress, reporter
     from srarena.weights import shipped
 
     if args.all:
@@ -39,13 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         sets = [weights.find(name) for name in args.names]
     failed = 0
-    for ws in sets:
-        try:
-            for line in shipped.record(ws, replace=args.replace):
-                print(line)
-        except weights.WeightsError as exc:
-            failed += 1
-            print(f"{ws.name}: {exc}", file=sys.stderr)
+    with download_progress() as progress:
+        for ws in sets:
+            try:
+                for line in shipped.record(ws, replace=args.replace,
+                                           progress=reporter(progress, ws.name)):
+                    progress.console.print(line, highlight=False, markup=False)
+            except weights.WeightsError as exc:
+                failed += 1
+                print(f"{ws.name}: {exc}", file=sys.stderr)
     print(f"manifest: {shipped.MANIFEST}")
     return 1 if failed else 0
 

@@ -21,6 +21,8 @@ OFFLINE_FIRST_USE = ("its files are not cached yet: its library downloads them o
 FIRST_USE_FIX = ("run it once with the network allowed (without SRARENA_OFFLINE and "
                  "HF_HUB_OFFLINE), e.g. `srarena score -m NAME IMAGE`")
 """What caches the files of a ``downloads_on_first_use`` component."""
+NEEDS_GPU = "needs a CUDA GPU"
+"""The reason of everything that cannot run without a CUDA GPU (the summary groups by it)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,6 @@ def availability(spec: Any) -> Availability:
         return Availability(Status.NEEDS_WEIGHTS, OFFLINE_FIRST_USE, FIRST_USE_FIX)
     resources = getattr(spec, "resources", None)
     if resources is not None and resources.needs_gpu and not gpu_visible():
-        return Availability(Status.NEEDS_GPU, "needs a CUDA GPU",
+        return Availability(Status.NEEDS_GPU, NEEDS_GPU,
                             "run on a machine with a CUDA GPU (--device cuda)")
     return Availability(Status.OK)

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from .layout import Format, format_option, json_option
+from .layout import Format, emit_json, format_option, json_option, wants_json
 
 FIRST_USE = "needs weights (first use)"
 """A metric that can run here but whose library downloads its files the first time."""
@@ -114,8 +114,6 @@ def register(app: typer.Typer) -> None:
             False, "--protocols", help="Show each metric's protocol in the table."),
     ) -> None:
         """List every metric: kind, direction, min size and whether it can run here."""
-        from .layout import emit_json, wants_json
-
         rows = metric_rows(pattern)
         if wants_json(output, as_json):
             emit_json(rows)

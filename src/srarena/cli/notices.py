@@ -13,12 +13,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..availability import FIRST_USE_FIX
+from ..availability import FIRST_USE_FIX, NEEDS_GPU
 
 FETCH_ALL = "srarena weights fetch --all"
 LISTED = 3
 """A cause names its components when it has at most this many."""
-GPU = "needs a CUDA GPU"
 KINDS = ("upscaler", "metric", "dataset")
 """The order kinds are counted in."""
 
@@ -68,7 +67,7 @@ def _cause_of(row: Mapping[str, str]) -> tuple[str, str] | None:
             "run them once without SRARENA_OFFLINE/HF_HUB_OFFLINE")
     if fix.startswith("pip install "):
         return "need an extra", fix
-    if reason.startswith(GPU):
+    if reason.startswith(NEEDS_GPU):
         return "need a CUDA GPU", "--device cuda on a machine with one"
     return None
 
@@ -98,7 +97,6 @@ def fix_hint(fix: str) -> str:
 
 # --- failures --------------------------------------------------------------------------------
 
-NOUNS = {"input": "input", "cell": "cell", "output": "output", "score": "score"}
 SIZES = re.compile(r"SR size \((\d+), (\d+)\) differs from HR size \((\d+), (\d+)\)")
 
 
@@ -154,7 +152,7 @@ class FailureGroup:
         """E.g. ``psnr: 6 scores refused: SR size (256, 256) differs from HR size (512, 512)``
         or, for one item, ``mixed: 1 input failed at mixed/empty: ImageError: ...``."""
         verb = "refused" if self.status == "refused" else "failed"
-        noun = counted(self.count, NOUNS.get(self.kind, self.kind))
+        noun = counted(self.count, self.kind)
         at = f" at {self.where}" if self.count == 1 and self.where else ""
         return f"{self.component}: {noun} {verb}{at}: {self.example['reason'] or 'no reason'}"
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from .layout import Format, format_option, json_option
+from .layout import Format, emit_json, format_option, json_option, wants_json
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -94,8 +94,6 @@ def register(app: typer.Typer) -> None:
     @app.command("plugins")
     def plugins(output: Format = format_option(), as_json: bool = json_option()) -> None:
         """List installed plugins, what they register and whether it works."""
-        from .layout import emit_json, wants_json
-
         rows = plugin_rows()
         if wants_json(output, as_json):
             emit_json(rows)

@@ -64,9 +64,10 @@ def _grouped(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not cells or cells[-1]["set"] != row["weights"]:
             files = [r for r in rows if r["weights"] == row["weights"]]
             present = f"{sum(r['ok'] for r in files)}/{len(files)}"
+            hosts = dict.fromkeys(host for r in files for host in r.get("hosts") or ())
             cells.append({"set": row["weights"], "file": Text(row["weights"], style="bold"),
-                          "status": Text(present, style="bold"), "get": row["get"],
-                          "source": " ".join(row.get("hosts") or ()),
+                          "status": Text(present, style="bold"),
+                          "get": row["set_get"].split(" ", 1)[0], "source": " ".join(hosts),
                           "used": " ".join(u.split(":", 1)[1] for u in row.get("users", ()))})
         cells.append({"set": row["weights"], "file": row["file"],
                       "status": Text(row["state"], style=_COLOURS[row["state"]]),
@@ -156,11 +157,11 @@ def fetch(
         raise fail(ValueError("give weight set names or --all (not both)"), 2)
     console = Console(stderr=True)
     if all_:
-        declared = [d.weights for d in weights.declared().values()]
-        sets = [ws for ws in declared if weights.how_to_get(ws) == "fetch"]
-        for ws in declared:
-            if ws not in sets and weights.missing_files(ws):
-                console.print(f"[yellow]{ws.name}[/]: {escape(weights.how_to_get(ws))}: "
+        ways = [(d.weights, weights.how_to_get(d.weights)) for d in weights.declared().values()]
+        sets = [ws for ws, how in ways if how == "fetch"]
+        for ws, how in ways:
+            if how != "fetch" and weights.missing_files(ws):
+                console.print(f"[yellow]{ws.name}[/]: {escape(how)}: "
                               f"`srarena weights add {ws.name} FILE...`", soft_wrap=True)
     else:
         sets = list(map(_find, names))
@@ -239,7 +240,7 @@ def _hub_files(args: list[str]) -> Iterator[list[tuple[str, Path]]]:
                     paths.append((arg, Path(arg)))
                     continue
                 try:
-                    path = hub.download(arg, reporter(progress, arg))
+                    path = hub.download(arg, reporter(progress, ""))
                 except (ValueError, weights.WeightsError) as exc:
                     raise fail(exc) from None
                 staged.append(path)

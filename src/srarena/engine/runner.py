@@ -22,7 +22,7 @@ from typing import Any
 from .. import runlock
 from .. import weights as weights_service
 from ..atomic import atomic_write_text
-from ..availability import availability
+from ..availability import NEEDS_GPU, availability
 from ..components import Item, Metric
 from ..imageio import load_image, to_rgb
 from ..plugins import Registry
@@ -239,7 +239,7 @@ class Bench:
             return (f"precision {self.config.precision} not supported (supports "
                     f"{', '.join(spec.precisions)})", "use --precision fp32")
         if spec.resources.needs_gpu and not self.device.startswith("cuda"):
-            return "needs a CUDA GPU", "run with --device cuda on a machine with a GPU"
+            return NEEDS_GPU, "run with --device cuda on a machine with a GPU"
         if weights is not None and self.config.weights is None:
             missing = weights_service.missing_files(weights)
             if missing:

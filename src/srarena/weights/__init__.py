@@ -275,7 +275,9 @@ def overview(names: list[str] | None = None, rehash: bool = False) -> list[dict[
     for ws in chosen:
         entry = sets.get(ws.name, Declared(ws))
         states = validate.verify(ws) if rehash else status(ws)
+        set_get, fix = how_to_get(ws), fix_command(ws)
         for wf, st in zip(ws.files, states, strict=True):
+            reason = manual_reason(wf)
             rows.append(
                 {
                     "weights": ws.name,
@@ -293,13 +295,13 @@ def overview(names: list[str] | None = None, rehash: bool = False) -> list[dict[
                     "expected_sha256": st.expected,
                     "checksum": st.checksum,
                     "checksum_text": CHECKSUM_TEXT[st.checksum],
-                    "get": "manual" if manual_reason(wf) else "fetch",
-                    "manual_reason": manual_reason(wf),
-                    "set_get": how_to_get(ws),
+                    "get": "manual" if reason else "fetch",
+                    "manual_reason": reason,
+                    "set_get": set_get,
                     "sources": [s.describe() for s in wf.sources],
                     "hosts": list(dict.fromkeys(s.host for s in wf.sources if s.host)),
                     "installed_from": st.source,
-                    "fix": "" if st.ok else fix_command(ws),
+                    "fix": "" if st.ok else fix,
                 }
             )
     return rows

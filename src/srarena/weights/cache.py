@@ -156,9 +156,11 @@ def record(base: Path, filename: str, sha256: str, source: str) -> dict[str, Any
     return entry
 
 
-def expected(weights: WeightSet, wf: WeightFile) -> tuple[str | None, Checksum]:
+def expected(weights: WeightSet, wf: WeightFile, manifest: dict[str, Any] | None = None,
+             ) -> tuple[str | None, Checksum]:
     """The sha256 a file must have and where it comes from, in the lookup order: declared
-    (published), shipped by srarena, recorded here at the first install; else none."""
+    (published), shipped by srarena, recorded here at the first install; else none.
+    ``manifest``: the set's manifest when the caller has read it already."""
     from . import shipped
 
     if wf.sha256:
@@ -166,7 +168,9 @@ def expected(weights: WeightSet, wf: WeightFile) -> tuple[str | None, Checksum]:
     record_ = shipped.lookup(weights.name, wf.filename)
     if record_ is not None:
         return record_["sha256"], "shipped"
-    entry = read_manifest(folder(weights)).get(wf.filename)
+    if manifest is None:
+        manifest = read_manifest(folder(weights))
+    entry = manifest.get(wf.filename)
     if entry and entry.get("sha256"):
         return entry["sha256"], "first-use"
     return None, "none"
@@ -253,17 +257,20 @@ class FileStatus:
         return f"{text} ({self.detail})" if self.detail else text
 
 
-def file_status(weights: WeightSet, wf: WeightFile, rehash: bool = False) -> FileStatus:
+def file_status(weights: WeightSet, wf: WeightFile, rehash: bool = False,
+                manifest: dict[str, Any] | None = None) -> FileStatus:
     """The state of one file; with ``rehash`` the sha256 is computed from the bytes.
 
     Without ``rehash`` only the manifest is read: a file whose size and modification time
     still match its record has the recorded sha256, any other present file is
     ``unchecked``. With ``rehash`` a matching file's record is refreshed. The sha256 is
     compared with :func:`expected`'s (declared, shipped or recorded at first install).
+    ``manifest``: the set's manifest when the caller has read it already.
     """
     base = folder(weights)
     path = base / wf.filename
-    reference, origin = expected(weights, wf)
+    manifest = read_manifest(base) if manifest is None else manifest
+    reference, origin = expected(weights, wf, manifest)
     common = dict(weights=weights.name, filename=wf.filename, path=path, expected=reference,
                   checksum=origin)
     if not path.is_file():
@@ -272,7 +279,7 @@ def file_status(weights: WeightSet, wf: WeightFile, rehash: bool = False) -> Fil
             size = max(p.stat().st_size for p in parts)
             return FileStatus(**common, state="partial", size=size, detail=f"{size} bytes so far")
         return FileStatus(**common, state="missing", size=wf.size)
-    entry = read_manifest(base).get(wf.filename)
+    entry = manifest.get(wf.filename)
     size = path.stat().st_size
     source = entry.get("source", "") if entry else ""
     if not rehash:
@@ -300,4 +307,5 @@ def file_status(weights: WeightSet, wf: WeightFile, rehash: bool = False) -> Fil
 
 def status(weights: WeightSet, rehash: bool = False) -> list[FileStatus]:
     """The state of every file of a set (see :func:`file_status`)."""
-    return [file_status(weights, wf, rehash=rehash) for wf in weights.files]
+    manifest = read_manifest(folder(weights))
+    return [file_status(weights, wf, rehash=rehash, manifest=manifest) for wf in weights.files]

@@ -47,8 +47,7 @@ def staged(source: Source) -> Path:
 
 def download(ref: str, progress=None) -> Path:
     """Download a Hub file into its staging place (resuming) and return its path."""
-    from .download import download as fetch_url
-    from .download import url_of
+    from .download import transfer
 
     source = parse(ref)
     target = staged(source)
@@ -59,10 +58,8 @@ def download(ref: str, progress=None) -> Path:
                              "nothing; run the command with the network allowed")
     part = target.with_name(target.name + cache.PART_SUFFIX)
     part.parent.mkdir(parents=True, exist_ok=True)
-    url = url_of(source)
-    assert url is not None
     try:
-        fetch_url(url, part, PurePosixPath(source.filename).name, progress)
+        transfer(source, part, PurePosixPath(source.filename).name, progress)
     except DownloadError:
         if part.is_file() and part.stat().st_size == 0:
             part.unlink()

@@ -26,10 +26,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..atomic import atomic_write_text
 from ..specs import WeightSet
+
+if TYPE_CHECKING:
+    from .download import DownloadProgress
 
 FORMAT = 1
 MANIFEST = Path(__file__).with_name("checksums.json")
@@ -88,7 +91,8 @@ def _scratch_home() -> Iterator[Path]:
                 os.environ["SRARENA_HOME"] = saved
 
 
-def record(weights: WeightSet, replace: bool = False, progress: Any = None) -> list[str]:
+def record(weights: WeightSet, replace: bool = False,
+           progress: DownloadProgress | None = None) -> list[str]:
     """Download every file of ``weights`` without a published sha256 from its upstream (into
     a scratch folder, never the user's cache) and write its record into :data:`MANIFEST`.
 
@@ -110,7 +114,7 @@ def record(weights: WeightSet, replace: bool = False, progress: Any = None) -> l
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         same = previous is not None and previous["sha256"] == status.sha256
         entry = {"sha256": status.sha256, "size": status.size, "source": status.source,
-                 "recorded": previous.get("recorded", now) if same and previous else now,
+                 "recorded": previous.get("recorded", now) if same else now,
                  "by": f"scripts/record_checksums.py (srarena {__version__})"}
         records = {name: dict(files) for name, files in read().items()}
         records.setdefault(weights.name, {})[wf.filename] = entry

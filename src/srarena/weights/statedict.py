@@ -10,32 +10,34 @@ from typing import Any
 
 from .errors import UnsafePickle, WeightsInvalid
 
+SAFETENSORS_HEADER_LIMIT = 100_000_000
+"""The largest header the safetensors library reads (its own limit)."""
+
+
+def _safetensors_header(path: Path) -> tuple[int | None, int, bool]:
+    """The header length a file's first 8 bytes claim (None if it is shorter), the file's
+    size, and whether the header starts as JSON does."""
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    length = int.from_bytes(head[:8], "little") if len(head) >= 8 else None
+    return length, path.stat().st_size, head[8:9] == b"{"
+
 
 def is_safetensors(path: str | Path) -> bool:
     """Whether a file is safetensors, judged by its header (its name may be temporary)."""
     path = Path(path)
     if path.suffix == ".safetensors":
         return True
-    with open(path, "rb") as handle:
-        head = handle.read(9)
-    if len(head) < 9 or head[8:9] != b"{":
-        return False
-    return 2 <= int.from_bytes(head[:8], "little") <= path.stat().st_size - 8
-
-
-SAFETENSORS_HEADER_LIMIT = 100_000_000
-"""The largest header the safetensors library reads (its own limit)."""
+    length, size, json_like = _safetensors_header(path)
+    return json_like and length is not None and 2 <= length <= size - 8
 
 
 def check_safetensors_header(path: Path) -> None:
     """Refuse a safetensors file whose header cannot be right, before the library reads it:
     the 8-byte length must fit the file (and the library's limit) and the header be JSON."""
-    size = path.stat().st_size
-    with open(path, "rb") as handle:
-        head = handle.read(9)
-    length = int.from_bytes(head[:8], "little") if len(head) >= 8 else None
-    if length is None or length < 2 or length > min(size - 8, SAFETENSORS_HEADER_LIMIT) or (
-            head[8:9] != b"{"):
+    length, size, json_like = _safetensors_header(path)
+    if length is None or not json_like or not 2 <= length <= min(size - 8,
+                                                                SAFETENSORS_HEADER_LIMIT):
         claim = "no header" if length is None else f"a header of {length} bytes"
         raise WeightsInvalid(
             f"{path}: not a valid safetensors file ({claim} in a file of {size} bytes); "

@@ -90,7 +90,8 @@ def load_generator(path: Path, ema: bool = True) -> tuple[Any, dict[str, Any]]:
     if not isinstance(data, dict) or "g" not in data:
         raise ValueError(f"{path} is not a FastGAN checkpoint (no 'g' entry)")
     state = strip_prefix(data["g"])
-    extra = data.get("srarena", {})
+    extra = data.get("srarena")
+    extra = extra if isinstance(extra, dict) else {}  # what save_generator adds
     config = generator_config(state)
     generator = Generator(ngf=config["ngf"], nz=config["nz"], im_size=config["im_size"])
     generator.load_state_dict(state, strict=True)
@@ -113,11 +114,10 @@ def load_generator(path: Path, ema: bool = True) -> tuple[Any, dict[str, Any]]:
                 param.copy_(value)
     if ema_params is not None:
         ema_used = True
-    elif isinstance(extra, dict) and "ema" in extra:  # written by save_generator
+    elif "ema" in extra:  # written by save_generator
         ema_used = bool(extra["ema"])
     else:  # an official <iter>.pth: its 'g' holds the EMA parameters; else the live g
         ema_used = "g_ema" not in data
-    extra = extra if isinstance(extra, dict) else {}
     iteration = extra["iteration"] if "iteration" in extra else iteration_of(path)
     info = {"iteration": iteration, "ema": ema_used, **config, "fit": extra.get("config", {})}
     return generator, info

@@ -31,8 +31,7 @@ CHOICES = {"generation": GENERATION_MODES, "generator": GENERATORS}
 
 PRETRAINED_OPTIONS: dict[str, object] = {
     "generator": "ema",  # or "live": all_<iter>.pth's trained generator 'g' without its EMA
-    "generation": "ema-eval",
-    "eval_batch": 16,
+    **{key: OPTIONS[key] for key in ("generation", "eval_batch")},
 }
 CHECKPOINT_FILE = "fastgan-checkpoint.pth"
 
@@ -84,40 +83,39 @@ LPIPS_VGG16 = WeightSet(
 )
 
 
+COMMON: dict[str, object] = dict(
+    mode="generative", input_range=(-1.0, 1.0), tiling="unsupported", fp16=False, bf16=False,
+    url=OFFICIAL_CODE, generation_options=("generation", "eval_batch"))
+"""What FastGAN's two upscalers share."""
+
+
 @hookimpl
 def srarena_register_upscalers(register):
     register(
         UpscalerSpec(
             name="fastgan",
             factory="srarena_fastgan.upscaler:FastGANUpscaler",
-            mode="generative",
             description=(
                 "FastGAN (Liu et al., ICLR 2021): a few-shot unconditional GAN trained on the "
                 "dataset's LR images resized (bilinear) to the target size, then sampled from "
                 "seeds. Not paired with the inputs."
             ),
-            input_range=(-1.0, 1.0),
-            tiling="unsupported",
-            fp16=False,
-            bf16=False,
             weights=LPIPS_VGG16,
             licence=(
                 "plugin code MIT (independent reimplementation); official FastGAN code GPL-3.0; "
                 "LPIPS linear heads BSD-2-Clause (lpips package); VGG16 weights: see weights"
             ),
-            url=OFFICIAL_CODE,
             resources=Resources(gpus=1.0, memory_gb=24.0),
             options=dict(OPTIONS),
             option_choices={"generation": GENERATION_MODES},
-            generation_options=("generation", "eval_batch"),
             published_results="srarena_fastgan:published.json",
+            **COMMON,
         )
     )
     register(
         UpscalerSpec(
             name="fastgan-pretrained",
             factory="srarena_fastgan.upscaler:FastGANPretrained",
-            mode="generative",
             description=(
                 "FastGAN (Liu et al., ICLR 2021) generating from a checkpoint of the official "
                 "train.py instead of training: its EMA generator by default (g_ema of "
@@ -126,19 +124,14 @@ def srarena_register_upscalers(register):
                 "only the checkpoint (weight set fastgan-checkpoint, or --weights FILE); its "
                 "resolution must equal the generated size."
             ),
-            input_range=(-1.0, 1.0),
-            tiling="unsupported",
-            fp16=False,
-            bf16=False,
             weights=CHECKPOINT,
             licence=(
                 "plugin code MIT (independent reimplementation); official FastGAN code "
                 "GPL-3.0; weights: see weights"
             ),
-            url=OFFICIAL_CODE,
             resources=Resources(memory_gb=4.0),
             options=dict(PRETRAINED_OPTIONS),
             option_choices=CHOICES,
-            generation_options=("generation", "eval_batch"),
+            **COMMON,
         )
     )
